@@ -1,0 +1,42 @@
+# The two commands: `make run` (the local stack) and `make test` (the whole suite).
+# Both set up whatever is missing first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test lint typecheck check-infra smoke clean
+
+setup: $(STAMP) node_modules/.bin/azurite
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+node_modules/.bin/azurite: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: setup
+	$(PY) -m local.run
+
+test: setup lint typecheck
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+check-infra:
+	bash scripts/check-infra.sh
+
+smoke:
+	MANAGEMENT_TOKEN=$$(cat .local/management-token) $(PYTHON) ../shared/tools/contract-smoke.py
+
+clean:
+	rm -rf .local .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,75 @@
+"""What every action is: a data model, its entity keys, its semantics and its platform call."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Semantics(StrEnum):
+    """How an action changes the platform, which decides how retries may treat it."""
+
+    ABSOLUTE = "absolute"  # sets state: an older retry must not overwrite newer data
+    RELATIVE = "relative"  # a delta: every accepted event applies exactly once
+    CREATE = "create"  # creates a record, idempotent on a business key
+    UPDATE = "update"  # changes one existing record
+
+
+class ActionData(BaseModel):
+    """Base of every action's `data` model: unknown fields are refused, so typos surface."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+@dataclass(frozen=True)
+class PlatformCall:
+    """One call on the platform API, by its OpenAPI operationId."""
+
+    operation_id: str
+    body: dict[str, Any]
+    path_params: dict[str, str] = field(default_factory=dict)
+
+
+class Action(ABC):
+    """An inbound action such as `inventory.set`."""
+
+    name: ClassVar[str]
+    data_model: ClassVar[type[ActionData]]
+    semantics: ClassVar[Semantics]
+    requires_entity_id: ClassVar[bool] = False
+
+    def parse(self, data: dict[str, Any]) -> ActionData:
+        """Validate `data`; raises pydantic.ValidationError."""
+        return self.data_model.model_validate(data)
+
+    @abstractmethod
+    def entity_keys(self, data: Any, entity_id: str | None) -> list[str]:
+        """The platform entities this event touches, e.g. ["price:CHAIR-UNO-BLK"]."""
+
+    @abstractmethod
+    def platform_call(self, data: Any, entity_id: str | None) -> PlatformCall:
+        """The platform call that applies this event."""
+
+    @abstractmethod
+    def describe(self, data: Any, entity_id: str | None) -> str:
+        """A short phrase naming what the event does: "create order ERP-ORDER-789"."""
+
+    def item_count(self, data: Any) -> int:
+        """How many items a bulk event carries (1 for single-record actions)."""
+        return 1
+
+    def result(self, response: Any) -> dict[str, Any]:
+        """The platform record ids worth keeping on the event."""
+        return response if isinstance(response, dict) else {"response": response}
+
+    def only_items(self, data: Any, keys: set[str]) -> Any:
+        """The same event restricted to the items whose entity key is in `keys`.
+
+        Only absolute-state actions need this: superseded items are skipped, the rest
+        applied. Single-record actions return `data` unchanged.
+        """
+        return data

@@ -1,0 +1,71 @@
+"""product.upsert (bulk products by SKU) and price.set (bulk prices by SKU)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field, StringConstraints
+
+from actions.base import ActionData, PlatformCall, Semantics
+from actions.common import BulkAction, MinorUnits, Name, Sku
+
+
+class Product(ActionData):
+    sku: Sku
+    name: Name
+    sellingPrice: MinorUnits | None = None
+    costPrice: MinorUnits | None = None
+    description: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+
+
+class ProductUpsertData(ActionData):
+    products: list[Product] = Field(min_length=1)
+
+
+class Price(ActionData):
+    sku: Sku
+    sellingPrice: MinorUnits
+    costPrice: MinorUnits | None = None
+
+
+class PriceSetData(ActionData):
+    items: list[Price] = Field(min_length=1)
+
+
+class ProductUpsert(BulkAction):
+    name = "product.upsert"
+    data_model = ProductUpsertData
+    semantics = Semantics.ABSOLUTE
+    items_field: ClassVar[str] = "products"
+
+    def item_key(self, item: Any) -> str:
+        return f"product:{item.sku}"
+
+    def platform_call(self, data: Any, entity_id: str | None) -> PlatformCall:
+        return PlatformCall("upsertProducts", self.body(data))
+
+    def describe(self, data: Any, entity_id: str | None) -> str:
+        return f"upsert {len(data.products)} product(s)"
+
+    def result(self, response: Any) -> dict[str, Any]:
+        products = response.get("products", []) if isinstance(response, dict) else []
+        return {"products": products}
+
+
+class PriceSet(BulkAction):
+    name = "price.set"
+    data_model = PriceSetData
+    semantics = Semantics.ABSOLUTE
+
+    def item_key(self, item: Any) -> str:
+        return f"price:{item.sku}"
+
+    def platform_call(self, data: Any, entity_id: str | None) -> PlatformCall:
+        return PlatformCall("setPrices", self.body(data))
+
+    def describe(self, data: Any, entity_id: str | None) -> str:
+        return f"set {len(data.items)} price(s)"
+
+    def result(self, response: Any) -> dict[str, Any]:
+        items = response.get("items", []) if isinstance(response, dict) else []
+        return {"prices": items}

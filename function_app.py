@@ -1,0 +1,134 @@
+"""The Functions of the Integrations API (Python v2 model). Declarations only.
+
+Each body turns its trigger input into one call on the core (`shared`) and its
+answer back into a response; the core does the rest.
+"""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from shared import http_api
+from shared.bootstrap import container
+from shared.observability import setup_telemetry
+
+setup_telemetry()
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+def _request(req: func.HttpRequest) -> http_api.ApiRequest:
+    return http_api.ApiRequest(
+        method=req.method.upper(),
+        headers={name.lower(): value for name, value in req.headers.items()},
+        body=req.get_body() or b"",
+        route_params=dict(req.route_params),
+    )
+
+
+async def _serve(handler: http_api.Handler, req: func.HttpRequest) -> func.HttpResponse:
+    answer = await handler(container(), _request(req))
+    if isinstance(answer.body, str | bytes):
+        return func.HttpResponse(answer.body, status_code=answer.status, headers=answer.headers)
+    return func.HttpResponse(
+        answer.json_bytes(),
+        status_code=answer.status,
+        headers=answer.headers,
+        mimetype="application/json",
+    )
+
+
+# --- inbound ----------------------------------------------------------------------
+@app.route(route="integrations/custom/inbound", methods=["POST"])
+async def inbound(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve(http_api.inbound, req)
+
+
+# --- management -------------------------------------------------------------------
+@app.route(route="v1/integrations", methods=["GET", "POST"])
+async def integrations(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve(http_api.integrations, req)
+
+
+@app.route(route="v1/integrations/{id}", methods=["GET", "PATCH"])
+async def integration(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve(http_api.integration, req)
+
+
+@app.route(route="v1/integrations/{id}/regenerate-key", methods=["POST"])
+async def regenerate_key(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve(http_api.regenerate_key, req)
+
+
+@app.route(route="v1/integrations/{id}/events/{eventId}/retry", methods=["POST"])
+async def retry_event(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve(http_api.retry_event, req)
+
+
+@app.route(route="v1/integrations/{id}/events/retry", methods=["POST"])
+async def bulk_retry(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve(http_api.bulk_retry, req)
+
+
+@app.route(route="v1/integrations/{id}/jobs/{jobId}", methods=["GET"])
+async def job(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve(http_api.job, req)
+
+
+@app.route(route="v1/integrations/{id}/jobs/{jobId}/cancel", methods=["POST"])
+async def cancel_job(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve(http_api.job, req)
+
+
+# --- read-only view ---------------------------------------------------------------
+@app.route(route="v1/integrations/events/filter", methods=["POST"])
+async def filter_events(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve(http_api.filter_events, req)
+
+
+@app.route(route="v1/integrations/events/counts", methods=["POST"])
+async def count_events(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve(http_api.count_events, req)
+
+
+@app.route(route="v1/integrations/{id}/events/{eventId}", methods=["GET"])
+async def event_detail(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve(http_api.event_detail, req)
+
+
+@app.route(route="v1/integrations/{id}/audit", methods=["GET"])
+async def audit(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve(http_api.audit, req)
+
+
+@app.route(route="health", methods=["GET"])
+async def health(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve(http_api.health, req)
+
+
+# --- queue worker, dead letters, timer ----------------------------------------------
+@app.service_bus_queue_trigger(
+    arg_name="msg",
+    queue_name="%SERVICEBUS_QUEUE_NAME%",
+    connection="ServiceBusConnection",
+    is_sessions_enabled=True,
+)
+async def process_event(msg: func.ServiceBusMessage) -> None:
+    await container().worker.handle(msg.get_body())
+
+
+@app.service_bus_queue_trigger(
+    arg_name="msg",
+    queue_name="%SERVICEBUS_QUEUE_NAME%/$deadletterqueue",
+    connection="ServiceBusConnection",
+)
+async def dead_lettered_event(msg: func.ServiceBusMessage) -> None:
+    await container().dead_letters.handle(
+        msg.get_body(), msg.dead_letter_reason, msg.dead_letter_error_description
+    )
+
+
+@app.timer_trigger(arg_name="timer", schedule="%RETRY_SCAN_SCHEDULE%", run_on_startup=False)
+async def maintenance(timer: func.TimerRequest) -> None:
+    services = container()
+    await services.recovery.run_once()
+    await services.resubmission.advance_all()

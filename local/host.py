@@ -1,0 +1,69 @@
+"""`python -m local.host`: the Functions of `function_app.py` on http://127.0.0.1:$PORT,
+fed by the durable local session queue, with their timers. Expects storage to answer
+(`python -m local.run` starts Azurite and the sandbox first)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from pathlib import Path
+
+import uvicorn
+
+from local.functions_host import FunctionsHost
+from local.queue_bus import LocalQueueBus
+from local.session_queue import LocalSessionQueue
+from local.settings_loader import ROOT, load_local_settings
+
+log = logging.getLogger("local.host")
+
+
+def max_concurrent_sessions() -> int:
+    """As host.json tells the Functions host."""
+    host = json.loads((ROOT / "host.json").read_text())
+    return int(host.get("extensions", {}).get("serviceBus", {}).get("maxConcurrentSessions", 8))
+
+
+async def serve(port: int) -> None:
+    from shared import bootstrap
+
+    queue_path = Path(os.environ.get("LOCAL_QUEUE_PATH", ".local/queue.db"))
+    queue_path.parent.mkdir(parents=True, exist_ok=True)
+    queue = LocalSessionQueue(str(queue_path))
+    bootstrap.install_overrides(bus=LocalQueueBus(queue))
+    import function_app
+
+    host = FunctionsHost(function_app.app)
+    stop = asyncio.Event()
+    server = uvicorn.Server(
+        uvicorn.Config(host.starlette(), host="127.0.0.1", port=port, log_level="warning")
+    )
+
+    async def run_server() -> None:
+        # uvicorn owns SIGINT/SIGTERM; when it has stopped, so does everything else.
+        try:
+            await server.serve()
+        finally:
+            stop.set()
+
+    try:
+        await asyncio.gather(
+            run_server(),
+            host.dispatcher(queue, max_concurrent_sessions()).run(stop),
+            host.run_timers(stop),
+        )
+    finally:
+        await bootstrap.reset()
+        queue.close()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    load_local_settings()
+    asyncio.run(serve(int(os.environ.get("PORT", "7071"))))
+
+
+if __name__ == "__main__":
+    main()

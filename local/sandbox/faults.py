@@ -1,0 +1,114 @@
+"""Injected faults and request statistics, kept in memory (a restart clears them).
+
+Faults let tests play the bad days of a real platform: down, flaky, slow, or rate
+limited. A faulted request is answered before anything is applied and is never stored
+under its Idempotency-Key, so the client's retry is processed for real.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from local.sandbox.models import FaultsUpdate
+from local.sandbox.rules import Rejection
+
+
+@dataclass
+class TokenBucket:
+    """`rate` requests per second on average, bursts of up to `max(1, rate)`."""
+
+    rate: float
+    tokens: float = field(init=False)
+    updated: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.tokens = self.capacity
+
+    @property
+    def capacity(self) -> float:
+        return max(1.0, self.rate)
+
+    def take(self) -> int:
+        """0 if the request may pass, else the whole seconds to wait (>= 1)."""
+        clock = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (clock - self.updated) * self.rate)
+        self.updated = clock
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0
+        return max(1, math.ceil((1 - self.tokens) / self.rate))
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    applied: int = 0
+    rejected: int = 0
+    replayed: int = 0
+    faultsInjected: int = 0
+    rateLimited: int = 0
+    peakAppliedPerSecond: int = 0
+    # The wall-clock second being counted and how many requests were applied in it.
+    _second: int = 0
+    _applied_this_second: int = 0
+
+    def count_applied(self) -> None:
+        self.applied += 1
+        second = int(time.time())
+        if second != self._second:
+            self._second, self._applied_this_second = second, 0
+        self._applied_this_second += 1
+        self.peakAppliedPerSecond = max(self.peakAppliedPerSecond, self._applied_this_second)
+
+    def view(self) -> dict[str, int]:
+        return {name: value for name, value in vars(self).items() if not name.startswith("_")}
+
+
+class Faults:
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self.settings = FaultsUpdate()
+        self._bucket: TokenBucket | None = None
+        self._rng = rng or random.Random()
+
+    def update(self, change: FaultsUpdate) -> None:
+        """Apply only the fields that were sent (partial update)."""
+        values = self.settings.model_dump() | change.model_dump(exclude_unset=True)
+        self.settings = FaultsUpdate.model_validate(values)
+        if "rateLimitPerSecond" in change.model_fields_set:
+            rate = self.settings.rateLimitPerSecond
+            self._bucket = None if rate is None else TokenBucket(rate)
+
+    def reset(self) -> None:
+        self.settings = FaultsUpdate()
+        self._bucket = None
+
+    def view(self) -> dict[str, Any]:
+        return self.settings.model_dump()
+
+    def gate(self, stats: Stats) -> tuple[Rejection, dict[str, str]] | None:
+        """The fault to answer with instead of processing the request, if any.
+
+        Order matters: a platform that is down does not rate limit, and a request over
+        the limit is refused before it could fail at random.
+        """
+        settings = self.settings
+        if settings.down:
+            stats.faultsInjected += 1
+            return Rejection(503, "unavailable", "The platform is down (sandbox fault)"), {}
+        if self._bucket is not None and (wait := self._bucket.take()):
+            stats.rateLimited += 1
+            message = f"Rate limit of {settings.rateLimitPerSecond:g}/s exceeded; retry later"
+            return Rejection(429, "rate_limited", message), {"Retry-After": str(wait)}
+        if settings.errorRate and self._rng.random() < settings.errorRate:
+            stats.faultsInjected += 1
+            message = "The platform failed to answer (sandbox fault)"
+            return Rejection(503, "unavailable", message), {}
+        return None
+
+    @property
+    def latency_seconds(self) -> float:
+        return self.settings.latencyMs / 1000

@@ -1,0 +1,1 @@
+"""The core of the Integrations API: models, lifecycle, policies, ports and adapters."""

@@ -1,0 +1,1 @@
+"""Adapters: the ports implemented on Azure SDKs, httpx and local files."""

@@ -1,0 +1,131 @@
+"""Table and blob clients for the storage account, created once per worker.
+
+Locally (`AzureWebJobsStorage` is an Azurite connection string) they use it; in Azure
+(`AzureWebJobsStorage__accountName`) they use the managed identity: no keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, Literal, TypeVar
+
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables.aio import TableClient, TableServiceClient
+from azure.storage.blob.aio import BlobServiceClient, ContainerClient
+
+from shared.config import Settings
+from shared.errors import TransientError
+from shared.ports import StaleWrite
+
+TABLES = (
+    "integrations",
+    "apikeys",
+    "events",
+    "attempts",
+    "schedule",
+    "idempotency",
+    "entityversions",
+    "jobs",
+    "audit",
+)
+PAYLOAD_CONTAINER = "payloads"
+
+T = TypeVar("T")
+
+
+class StorageClients:
+    """One table service and one blob service client; tables created on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.storage_connection_string:
+            conn = settings.storage_connection_string
+            self.tables = TableServiceClient.from_connection_string(conn)
+            self.blobs = BlobServiceClient.from_connection_string(conn)
+            self._credential: Any = None
+        elif settings.storage_account_name:
+            from azure.identity.aio import DefaultAzureCredential
+
+            name = settings.storage_account_name
+            self._credential = DefaultAzureCredential(
+                managed_identity_client_id=settings.storage_credential_client_id
+                or settings.azure_client_id
+            )
+            self.tables = TableServiceClient(
+                f"https://{name}.table.core.windows.net", credential=self._credential
+            )
+            self.blobs = BlobServiceClient(
+                f"https://{name}.blob.core.windows.net", credential=self._credential
+            )
+        else:
+            raise RuntimeError(
+                "No storage configured: set AzureWebJobsStorage (local) or "
+                "AzureWebJobsStorage__accountName (Azure)."
+            )
+        self._ready: asyncio.Task[None] | None = None
+
+    async def ensure_created(self) -> None:
+        """Create the tables and the payload container once; later calls return at once."""
+        if self._ready is None:
+            self._ready = asyncio.ensure_future(self._create())
+        await self._ready
+
+    async def _create(self) -> None:
+        for name in TABLES:
+            with translate_errors():
+                await self.tables.create_table_if_not_exists(name)
+        with contextlib.suppress(ResourceExistsError):
+            await self.blobs.create_container(PAYLOAD_CONTAINER)
+
+    async def ping(self) -> None:
+        """One cheap read that proves the account answers; raises if it does not."""
+        await self.ensure_created()
+        with contextlib.suppress(ResourceNotFoundError):
+            await self.table("integrations").get_entity("health-probe", "none")
+
+    def table(self, name: str) -> TableClient:
+        return self.tables.get_table_client(name)
+
+    def payloads(self) -> ContainerClient:
+        return self.blobs.get_container_client(PAYLOAD_CONTAINER)
+
+    async def close(self) -> None:
+        await self.tables.close()
+        await self.blobs.close()
+        if self._credential is not None:
+            await self._credential.close()
+
+
+class translate_errors:
+    """Turns Azure SDK failures into the core's errors (StaleWrite, TransientError)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
+        if exc is None or isinstance(exc, ResourceNotFoundError | ResourceExistsError):
+            return False
+        if isinstance(exc, ResourceModifiedError) or (
+            isinstance(exc, HttpResponseError) and exc.status_code == 412
+        ):
+            raise StaleWrite(str(exc)) from exc
+        if isinstance(exc, AzureError):
+            raise TransientError(f"Storage is unavailable: {type(exc).__name__}") from exc
+        return False
+
+
+async def collect(pages: AsyncIterator[T], limit: int) -> list[T]:
+    """At most `limit` items of an async iterator."""
+    items: list[T] = []
+    async for item in pages:
+        items.append(item)
+        if len(items) >= limit:
+            break
+    return items

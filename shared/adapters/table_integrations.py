@@ -1,0 +1,111 @@
+"""Integrations and API-key hashes in Table Storage.
+
+`integrations`: PartitionKey = integration id (one small partition each).
+`apikeys`: PartitionKey = SHA-256 of the key, so authenticating is one point read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from shared.adapters.azure_storage import StorageClients, translate_errors
+from shared.models import Integration, OrderingScope
+from shared.ports import IntegrationStore
+
+ROW = "integration"
+KEY_ROW = "key"
+
+
+def to_entity(integration: Integration) -> dict[str, Any]:
+    return {
+        "PartitionKey": integration.id,
+        "RowKey": ROW,
+        "name": integration.name,
+        "service": integration.service,
+        "enabled": integration.enabled,
+        "keyHash": integration.key_hash,
+        "keyHint": integration.key_hint,
+        "orderingScope": integration.ordering_scope.value,
+        "partitionShards": integration.partition_shards,
+        "retryMaxAttempts": integration.retry_max_attempts,
+        "retryBaseDelaySeconds": integration.retry_base_delay_seconds,
+        "createdAt": integration.created_at,
+        "updatedAt": integration.updated_at,
+    }
+
+
+def from_entity(entity: Any) -> Integration:
+    return Integration(
+        id=entity["PartitionKey"],
+        name=entity["name"],
+        service=entity["service"],
+        enabled=bool(entity["enabled"]),
+        key_hash=entity["keyHash"],
+        key_hint=entity.get("keyHint", ""),
+        ordering_scope=OrderingScope(entity.get("orderingScope", "integration")),
+        partition_shards=int(entity.get("partitionShards", 8)),
+        retry_max_attempts=entity.get("retryMaxAttempts"),
+        retry_base_delay_seconds=entity.get("retryBaseDelaySeconds"),
+        created_at=entity["createdAt"],
+        updated_at=entity["updatedAt"],
+    )
+
+
+class TableIntegrationStore(IntegrationStore):
+    def __init__(self, storage: StorageClients) -> None:
+        self._storage = storage
+        self._integrations = storage.table("integrations")
+        self._keys = storage.table("apikeys")
+
+    async def add(self, integration: Integration) -> None:
+        await self._storage.ensure_created()
+        with translate_errors():
+            await self._keys.upsert_entity(self._key_row(integration))
+            await self._integrations.create_entity(to_entity(integration))
+
+    async def get(self, integration_id: str) -> Integration | None:
+        await self._storage.ensure_created()
+        try:
+            with translate_errors():
+                entity = await self._integrations.get_entity(integration_id, ROW)
+        except ResourceNotFoundError:
+            return None
+        return from_entity(entity)
+
+    async def save(self, integration: Integration) -> None:
+        with translate_errors():
+            await self._integrations.upsert_entity(to_entity(integration), mode="replace")
+
+    async def list(self) -> list[Integration]:
+        await self._storage.ensure_created()
+        with translate_errors():
+            rows = self._integrations.query_entities("RowKey eq @row", parameters={"row": ROW})
+            return [from_entity(row) async for row in rows]
+
+    async def integration_for_key(self, key_hash: str) -> str | None:
+        await self._storage.ensure_created()
+        try:
+            with translate_errors():
+                entity = await self._keys.get_entity(key_hash, KEY_ROW)
+        except ResourceNotFoundError:
+            return None
+        return str(entity["integrationId"])
+
+    async def replace_key(self, integration: Integration, old_hash: str | None) -> None:
+        # New key indexed first, then the integration points at it, then the old one
+        # goes: at no moment does a valid key resolve to nothing.
+        with translate_errors():
+            await self._keys.upsert_entity(self._key_row(integration))
+            await self.save(integration)
+            if old_hash and old_hash != integration.key_hash:
+                await self._keys.delete_entity(old_hash, KEY_ROW)
+
+    @staticmethod
+    def _key_row(integration: Integration) -> dict[str, Any]:
+        return {
+            "PartitionKey": integration.key_hash,
+            "RowKey": KEY_ROW,
+            "integrationId": integration.id,
+        }

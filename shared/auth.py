@@ -1,0 +1,87 @@
+"""Who is calling: integrations by API key, people and tools by management token.
+
+An API key is shown once; only its SHA-256 is stored, and it is found by a point
+read on that hash. Management tokens come from settings, one per role.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from shared.config import Settings
+from shared.errors import Forbidden, Unauthenticated
+from shared.models import Integration, Role
+from shared.ports import IntegrationStore
+
+API_KEY_PREFIX = "avvyr_int_live_"
+
+
+def generate_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_hint(key: str) -> str:
+    """Enough of a key for a person to tell two keys apart, never enough to use it."""
+    return f"{API_KEY_PREFIX}…{key[-4:]}"
+
+
+def bearer_token(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated(
+            "Send your key as 'Authorization: Bearer <key>'; the header is missing or malformed."
+        )
+    return token.strip()
+
+
+async def authenticate_integration(
+    store: IntegrationStore, authorization: str | None
+) -> Integration:
+    """The enabled integration owning this API key, or 401/403."""
+    key = bearer_token(authorization)
+    if not key.startswith(API_KEY_PREFIX):
+        raise Unauthenticated(
+            "This route takes an integration API key (avvyr_int_live_…), not a management token."
+        )
+    digest = hash_key(key)
+    integration_id = await store.integration_for_key(digest)
+    integration = await store.get(integration_id) if integration_id else None
+    # Compare with the integration's current hash too: a key replaced a moment ago is
+    # refused even if its index row has not been deleted yet.
+    if integration is None or not hmac.compare_digest(integration.key_hash, digest):
+        raise Unauthenticated("The API key is not valid; it may have been regenerated.")
+    if not integration.enabled:
+        raise Forbidden(
+            f"Integration '{integration.name}' is disabled; an admin can enable it again."
+        )
+    return integration
+
+
+def management_role(settings: Settings, authorization: str | None) -> Role:
+    token = bearer_token(authorization)
+    if token.startswith(API_KEY_PREFIX):
+        raise Forbidden(
+            "Integration API keys may only push to /integrations/custom/inbound; "
+            "use a management token here."
+        )
+    for role, expected in (
+        (Role.ADMIN, settings.management_token),
+        (Role.OPERATOR, settings.operator_token),
+        (Role.READER, settings.reader_token),
+    ):
+        if expected and hmac.compare_digest(token.encode(), expected.encode()):
+            return role
+    raise Unauthenticated("The management token is not valid.")
+
+
+def require_role(settings: Settings, authorization: str | None, needed: Role) -> Role:
+    role = management_role(settings, authorization)
+    if not role.allows(needed):
+        raise Forbidden(f"This needs the {needed.value} role; your token has {role.value}.")
+    return role

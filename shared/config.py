@@ -1,0 +1,206 @@
+"""Every setting the product reads, in one place.
+
+Settings come from the process environment. In Azure that is the Function App's
+application settings; in local runs `local/` loads `local.settings.json` `Values`
+first and an environment variable of the same name always wins.
+
+Example::
+
+    settings = Settings()            # reads os.environ
+    settings.retry_max_attempts      # RETRY_MAX_ATTEMPTS, default 8
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Typed view of the application settings; the alias is the exact setting name."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", populate_by_name=True)
+
+    # --- Storage (tables for events and integrations, blobs for large payloads) ---
+    storage_connection_string: str | None = Field(
+        None,
+        alias="AzureWebJobsStorage",
+        description="Connection string of the storage account. Local runs only (Azurite).",
+    )
+    storage_account_name: str | None = Field(
+        None,
+        alias="AzureWebJobsStorage__accountName",
+        description="Storage account name; used with the managed identity in Azure.",
+    )
+    storage_credential_client_id: str | None = Field(
+        None,
+        alias="AzureWebJobsStorage__clientId",
+        description="Client id of the user-assigned identity for storage.",
+    )
+
+    # --- Service Bus ---
+    servicebus_namespace: str | None = Field(
+        None,
+        alias="ServiceBusConnection__fullyQualifiedNamespace",
+        description="Service Bus namespace host name, e.g. sb-xyz.servicebus.windows.net.",
+    )
+    servicebus_client_id: str | None = Field(
+        None,
+        alias="ServiceBusConnection__clientId",
+        description="Client id of the user-assigned identity for Service Bus.",
+    )
+    queue_name: str = Field(
+        "integration-inbound",
+        alias="SERVICEBUS_QUEUE_NAME",
+        description="The session-enabled inbound queue.",
+    )
+    local_queue_path: str | None = Field(
+        None,
+        alias="LOCAL_QUEUE_PATH",
+        description="Local runs only: the SQLite file of the local session queue.",
+    )
+
+    # --- Secrets ---
+    key_vault_url: str | None = Field(
+        None, alias="KEY_VAULT_URL", description="Key Vault holding API keys (Azure)."
+    )
+    azure_client_id: str | None = Field(
+        None, alias="AZURE_CLIENT_ID", description="Client id of the app's user-assigned identity."
+    )
+    local_secrets_dir: str = Field(
+        ".local/secrets",
+        alias="LOCAL_SECRETS_DIR",
+        description="Local runs only: folder of the local secret store.",
+    )
+
+    # --- Management tokens ---
+    management_token: str | None = Field(
+        None, alias="MANAGEMENT_TOKEN", description="Admin token for the management routes."
+    )
+    operator_token: str | None = Field(
+        None, alias="OPERATOR_TOKEN", description="Token that may read and resubmit events."
+    )
+    reader_token: str | None = Field(
+        None, alias="READER_TOKEN", description="Token that may only read events."
+    )
+
+    # --- Platform (downstream) ---
+    platform_base_url: str = Field(
+        "http://127.0.0.1:7072",
+        alias="PLATFORM_BASE_URL",
+        description="Base URL of the commerce platform API.",
+    )
+    platform_api_token: str | None = Field(
+        None,
+        alias="PLATFORM_API_TOKEN",
+        description="Bearer token for the platform API (a Key Vault reference in Azure).",
+    )
+    platform_timeout_seconds: float = Field(
+        15.0, alias="PLATFORM_TIMEOUT_SECONDS", description="Timeout of one platform call."
+    )
+
+    # --- Input limits ---
+    max_body_bytes: int = Field(
+        1_048_576,
+        alias="MAX_BODY_BYTES",
+        description="Largest inbound body accepted; larger gets 413.",
+    )
+    max_items_per_event: int = Field(
+        1000,
+        alias="MAX_ITEMS_PER_EVENT",
+        description="Most items (products, prices, stock lines, order lines) in one event.",
+    )
+
+    # --- Retries and the timer ---
+    retry_max_attempts: int = Field(
+        8, alias="RETRY_MAX_ATTEMPTS", description="Attempts before an event waits for a person."
+    )
+    retry_base_delay_seconds: float = Field(
+        30.0,
+        alias="RETRY_BASE_DELAY_SECONDS",
+        description="First retry delay; doubles each attempt, with full jitter.",
+    )
+    retry_max_delay_seconds: float = Field(
+        3600.0, alias="RETRY_MAX_DELAY_SECONDS", description="Cap on one retry delay."
+    )
+    retry_overrides: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        alias="RETRY_OVERRIDES",
+        description='Per-action JSON, e.g. {"order.create": {"maxAttempts": 12}}.',
+    )
+    retry_scan_schedule: str = Field(
+        "0 */1 * * * *",
+        alias="RETRY_SCAN_SCHEDULE",
+        description="6-field NCRONTAB schedule of the maintenance timer.",
+    )
+    processing_lease_seconds: float = Field(
+        600.0,
+        alias="PROCESSING_LEASE_SECONDS",
+        description="An event still processing after this long is recovered by the timer.",
+    )
+    enqueue_grace_seconds: float = Field(
+        120.0,
+        alias="ENQUEUE_GRACE_SECONDS",
+        description="A queued event not picked up after this long is sent again.",
+    )
+    timer_budget_seconds: float = Field(
+        45.0, alias="TIMER_BUDGET_SECONDS", description="Time one timer run may spend."
+    )
+    requeue_per_integration_per_run: int = Field(
+        200,
+        alias="REQUEUE_PER_INTEGRATION_PER_RUN",
+        description="Pacing: most retries one integration gets re-enqueued per timer run.",
+    )
+
+    # --- Storage layout ---
+    event_partition_shards: int = Field(
+        8,
+        alias="EVENT_PARTITION_SHARDS",
+        description="Partitions per integration for events (each takes ~2,000 writes/s).",
+    )
+    idempotency_window_hours: float = Field(
+        24.0, alias="IDEMPOTENCY_WINDOW_HOURS", description="How long an Idempotency-Key holds."
+    )
+
+    # --- Operations ---
+    masked_fields: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        alias="MASKED_FIELDS",
+        description="Extra field names to mask in logs and payloads (comma-separated).",
+    )
+    dashboard_url: str | None = Field(
+        None, alias="DASHBOARD_URL", description="Public URL of the dashboard, for alert links."
+    )
+    alert_webhook_url: str | None = Field(
+        None, alias="ALERT_WEBHOOK_URL", description="Teams/Slack-compatible webhook for alerts."
+    )
+    appinsights_connection_string: str | None = Field(
+        None,
+        alias="APPLICATIONINSIGHTS_CONNECTION_STRING",
+        description="Turns on OpenTelemetry export to Application Insights.",
+    )
+
+    @field_validator("retry_overrides", mode="before")
+    @classmethod
+    def _parse_overrides(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    @field_validator("masked_fields", mode="before")
+    @classmethod
+    def _parse_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+def setting_names() -> set[str]:
+    """The exact names of every setting the product reads (for drift checks)."""
+    return {str(field.alias) for field in Settings.model_fields.values() if field.alias}
+
+
+__all__ = ["Settings", "setting_names"]

@@ -1,0 +1,52 @@
+"""The dead-letter queue's reader: a message nobody could process marks its event.
+
+Nothing disappears into a sub-queue nobody reads: the event becomes `failed` with
+`deadLettered: true` and the reason, where operations see it and can resubmit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from shared import lifecycle
+from shared.ports import EventStore, ScheduleStore
+from shared.worker import EventRef, UnreadableMessage
+
+log = logging.getLogger("integrations.deadletters")
+
+
+class DeadLetterService:
+    def __init__(
+        self, events: EventStore, schedule: ScheduleStore, now: Callable[[], datetime]
+    ) -> None:
+        self._events = events
+        self._schedule = schedule
+        self._now = now
+
+    async def handle(self, body: bytes, reason: str | None, description: str | None) -> str:
+        try:
+            ref = EventRef.parse(body)
+        except UnreadableMessage:
+            log.error("dead-lettered message is not ours and is dropped: %r", body[:200])
+            return "unreadable"
+        event = await self._events.get(ref.integration_id, ref.event_id, ref.shards)
+        if event is None:
+            log.error("dead-lettered message for unknown event %s", ref.event_id)
+            return "missing"
+        if event.status.is_final:
+            return event.status.value  # a late duplicate of an event that succeeded
+        why = (reason or "dead-lettered") + (f": {description}" if description else "")
+        lifecycle.dead_letter(
+            event,
+            f"Delivery gave up after repeated crashes of the worker ({why}). "
+            "Resubmit it once the cause is fixed.",
+            self._now(),
+        )
+        if event.schedule_key:
+            await self._schedule.remove(event.schedule_key)
+            event.schedule_key = None
+        await self._events.save(event, ref.shards)
+        log.warning("event %s dead-lettered: %s", event.id, why)
+        return event.status.value

@@ -1,0 +1,155 @@
+"""Accepting an inbound request: authenticate, validate, record as queued, enqueue.
+
+The event and its due-time check are written before the message is sent, so a
+crash between the writes and the send loses nothing: the timer finds the check,
+sees the event still queued and sends it. The 202 goes out only after both writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shared import lifecycle
+from shared.auth import authenticate_integration
+from shared.clock import new_event_id
+from shared.config import Settings
+from shared.errors import TransientError, Unprocessable, ValidationFailed
+from shared.models import EventStatus, Integration, IntegrationEvent, OrderingScope
+from shared.ports import (
+    EventStore,
+    IdempotencyRecord,
+    IdempotencyStore,
+    IntegrationStore,
+    MessageBus,
+    ScheduleStore,
+)
+from shared.retry import policy_for
+from shared.validation import ValidatedRequest, check_body, validate_inbound
+
+log = logging.getLogger("integrations.inbound")
+MAX_SESSION_ID = 128
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    authorization: str | None
+    content_type: str | None
+    body: bytes
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    message_id: str
+    replayed: bool = False
+
+
+def session_for(integration: Integration, request: ValidatedRequest) -> str:
+    """Per-integration FIFO by default; per-entity FIFO when the integration asks for it."""
+    if integration.ordering_scope is OrderingScope.INTEGRATION:
+        return integration.id
+    entity = request.entity_id or request.action.entity_keys(request.data, request.entity_id)[0]
+    session = f"{integration.id}:{entity}"
+    if len(session) > MAX_SESSION_ID:
+        session = f"{integration.id}:{hashlib.sha256(entity.encode()).hexdigest()[:40]}"
+    return session
+
+
+class InboundService:
+    def __init__(
+        self,
+        settings: Settings,
+        integrations: IntegrationStore,
+        events: EventStore,
+        schedule: ScheduleStore,
+        idempotency: IdempotencyStore,
+        bus: MessageBus,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._settings = settings
+        self._integrations = integrations
+        self._events = events
+        self._schedule = schedule
+        self._idempotency = idempotency
+        self._bus = bus
+        self._now = now
+
+    async def accept(self, request: InboundRequest) -> Accepted:
+        integration = await authenticate_integration(self._integrations, request.authorization)
+        document = check_body(request.body, request.content_type, self._settings.max_body_bytes)
+        validated = validate_inbound(document, self._settings.max_items_per_event)
+        now = self._now()
+        event_id = new_event_id(now)
+        key = _clean_key(request.idempotency_key)
+        if key:
+            body_hash = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+            earlier = await self._idempotency.claim(
+                integration.id, key, IdempotencyRecord(event_id, body_hash, now)
+            )
+            if earlier is not None:
+                if earlier.body_hash != body_hash:
+                    raise Unprocessable(
+                        f"Idempotency-Key '{key}' was already used with a different body "
+                        f"(event {earlier.event_id}). Use a new key for new data."
+                    )
+                return Accepted(earlier.event_id, replayed=True)
+        try:
+            event = await self._record(integration, validated, document, event_id, key, now)
+        except Exception:
+            if key:
+                await self._idempotency.release(integration.id, key)
+            raise
+        try:
+            await self._bus.send(lifecycle.queue_message(event, integration.partition_shards))
+        except TransientError:
+            # Recorded and indexed: the timer sends it once the queue is reachable.
+            log.warning("send of event %s failed; the timer will retry it", event.id)
+        return Accepted(event.id)
+
+    async def _record(
+        self,
+        integration: Integration,
+        validated: ValidatedRequest,
+        document: dict[str, object],
+        event_id: str,
+        key: str | None,
+        now: datetime,
+    ) -> IntegrationEvent:
+        policy = policy_for(
+            self._settings,
+            validated.action.name,
+            max_attempts=integration.retry_max_attempts,
+            base_delay=integration.retry_base_delay_seconds,
+        )
+        shards = integration.partition_shards
+        check_at = now + timedelta(seconds=self._settings.enqueue_grace_seconds)
+        event = IntegrationEvent(
+            id=event_id,
+            integration_id=integration.id,
+            action=validated.action.name,
+            entity_id=validated.entity_id,
+            status=EventStatus.QUEUED,
+            created_at=now,
+            updated_at=now,
+            session_id=session_for(integration, validated),
+            max_attempts=policy.max_attempts,
+            payload=document,
+            idempotency_key=key,
+        )
+        event.schedule_key = await self._schedule.put(check_at, integration.id, event_id, shards)
+        await self._events.add(event, shards)
+        return event
+
+
+def _clean_key(key: str | None) -> str | None:
+    if key is None or not key.strip():
+        return None
+    key = key.strip()
+    if len(key) > 200:
+        raise ValidationFailed("The Idempotency-Key header is longer than 200 characters.")
+    return key

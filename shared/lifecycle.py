@@ -1,0 +1,132 @@
+"""The event lifecycle as pure transitions: queued → processing → success | failed | skipped.
+
+A failed event either has `nextRetryAt` (the timer will re-enqueue it) or not (it
+waits for a person; `deadLettered` says automatic delivery gave up on it).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.models import EventStatus, IntegrationEvent, LastError
+from shared.ports import QueueMessage
+from shared.retry import RetryPolicy
+
+RESUBMITTABLE = (EventStatus.FAILED, EventStatus.QUEUED, EventStatus.PROCESSING)
+
+
+def may_process(event: IntegrationEvent) -> bool:
+    """Whether a delivered message should run: a redelivery of an event that already
+    reached an outcome is completed without calling the platform again."""
+    return event.status in (EventStatus.QUEUED, EventStatus.PROCESSING)
+
+
+def start_attempt(event: IntegrationEvent, now: datetime) -> None:
+    event.status = EventStatus.PROCESSING
+    event.attempts += 1
+    event.processing_started_at = now
+    event.updated_at = now
+
+
+def succeed(event: IntegrationEvent, result: dict[str, Any], now: datetime) -> None:
+    event.status = EventStatus.SUCCESS
+    event.result = result
+    event.last_error = None
+    event.next_retry_at = None
+    event.processing_started_at = None
+    event.updated_at = now
+
+
+def skip(event: IntegrationEvent, reason: str, now: datetime) -> None:
+    event.status = EventStatus.SKIPPED
+    event.skipped_reason = reason
+    event.last_error = None
+    event.next_retry_at = None
+    event.processing_started_at = None
+    event.updated_at = now
+
+
+def fail(
+    event: IntegrationEvent,
+    error: LastError,
+    policy: RetryPolicy,
+    now: datetime,
+    retry_after: float | None = None,
+) -> None:
+    """Record a failed attempt; transient ones get a retry time until attempts run out."""
+    event.status = EventStatus.FAILED
+    event.last_error = error
+    event.processing_started_at = None
+    event.updated_at = now
+    event.next_retry_at = None
+    if error.kind != "transient":
+        return
+    delay = policy.next_delay(event.attempts, retry_after)
+    if delay is None:
+        event.dead_lettered = True
+        event.last_error = LastError(
+            error.kind,
+            f"{error.message} Gave up after {event.attempts} attempts; resubmit it once "
+            "the platform is healthy.",
+            error.http_status,
+        )
+    else:
+        event.next_retry_at = now + timedelta(seconds=delay)
+
+
+def postpone(event: IntegrationEvent, until: datetime, error: LastError, now: datetime) -> None:
+    """Put off an attempt that was never made (the platform is being spared): no
+    attempt is counted."""
+    event.status = EventStatus.FAILED
+    event.last_error = error
+    event.next_retry_at = until
+    event.processing_started_at = None
+    event.updated_at = now
+
+
+def dead_letter(event: IntegrationEvent, reason: str, now: datetime) -> None:
+    event.status = EventStatus.FAILED
+    event.dead_lettered = True
+    event.next_retry_at = None
+    event.processing_started_at = None
+    event.last_error = LastError("permanent", reason, None)
+    event.updated_at = now
+
+
+def requeue(event: IntegrationEvent, now: datetime, *, resubmission: bool = False) -> None:
+    """Back to queued for another delivery; a person's resubmission also resets the
+    attempt budget and the dead-letter mark."""
+    event.status = EventStatus.QUEUED
+    event.next_retry_at = None
+    event.processing_started_at = None
+    event.updated_at = now
+    if resubmission:
+        event.resubmissions += 1
+        event.dead_lettered = False
+        event.attempts = 0
+        event.skipped_reason = None
+
+
+def message_id_for(event: IntegrationEvent) -> str:
+    """The first delivery's message id is the event id; later deliveries get their own,
+    so Service Bus duplicate detection drops true duplicates only."""
+    if event.attempts == 0 and event.resubmissions == 0:
+        return event.id
+    return f"{event.id}~{event.attempts}~{event.resubmissions}"
+
+
+def platform_idempotency_key(event: IntegrationEvent) -> str:
+    """Retries of one submission share a key, so an unknown outcome is never applied
+    twice; a person's resubmission gets a fresh one, so the corrected world is asked
+    again instead of replaying the old rejection."""
+    return event.id if event.resubmissions == 0 else f"{event.id}~r{event.resubmissions}"
+
+
+def queue_message(event: IntegrationEvent, shards: int) -> QueueMessage:
+    return QueueMessage(
+        message_id=message_id_for(event),
+        session_id=event.session_id,
+        body={"eventId": event.id, "integrationId": event.integration_id, "shards": shards},
+        properties={"action": event.action},
+    )

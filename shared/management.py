@@ -1,0 +1,129 @@
+"""Managing integrations: create (key shown once), read, change, regenerate the key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ValidationError as PydanticValidationError
+
+from shared.auth import generate_api_key, hash_key, key_hint
+from shared.clock import new_integration_id
+from shared.config import Settings
+from shared.errors import NotFound, ValidationFailed
+from shared.models import Integration, OrderingScope
+from shared.ports import IntegrationStore, SecretStore
+from shared.validation import pydantic_problems
+
+M = TypeVar("M", bound=BaseModel)
+IntegrationName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+]
+
+
+class CreateIntegration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    service: Literal["custom"]
+    name: IntegrationName
+    enabled: bool = True
+    orderingScope: OrderingScope = OrderingScope.INTEGRATION
+
+
+class RetryOverrides(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    maxAttempts: Annotated[int, Field(ge=1, le=50)] | None = None
+    baseDelaySeconds: Annotated[float, Field(ge=0.1, le=86_400)] | None = None
+
+
+class PatchIntegration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: IntegrationName | None = None
+    enabled: bool | None = None
+    orderingScope: OrderingScope | None = None
+    retry: RetryOverrides | None = None
+
+
+def parse_body(model: type[M], document: Any) -> M:
+    try:
+        return model.model_validate(document)
+    except PydanticValidationError as exc:
+        raise ValidationFailed(
+            "The request body has missing or malformed fields.", pydantic_problems(exc)
+        ) from exc
+
+
+def secret_name(integration_id: str) -> str:
+    return f"integration-{integration_id.replace('_', '-')}-api-key"
+
+
+class ManagementService:
+    def __init__(
+        self,
+        settings: Settings,
+        integrations: IntegrationStore,
+        secrets: SecretStore,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._settings = settings
+        self._integrations = integrations
+        self._secrets = secrets
+        self._now = now
+
+    async def create(self, document: Any) -> dict[str, Any]:
+        request = parse_body(CreateIntegration, document)
+        key, now = generate_api_key(), self._now()
+        integration = Integration(
+            id=new_integration_id(),
+            name=request.name,
+            service=request.service,
+            enabled=request.enabled,
+            key_hash=hash_key(key),
+            key_hint=key_hint(key),
+            ordering_scope=request.orderingScope,
+            partition_shards=self._settings.event_partition_shards,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._secrets.set_secret(secret_name(integration.id), key)
+        await self._integrations.add(integration)
+        return {**integration.to_json(), "apiKey": key}
+
+    async def get(self, integration_id: str) -> Integration:
+        integration = await self._integrations.get(integration_id)
+        if integration is None:
+            raise NotFound(f"No integration with id '{integration_id}'.")
+        return integration
+
+    async def list(self) -> list[dict[str, Any]]:
+        items = await self._integrations.list()
+        return [item.to_json() for item in sorted(items, key=lambda i: i.created_at)]
+
+    async def patch(self, integration_id: str, document: Any) -> dict[str, Any]:
+        change = parse_body(PatchIntegration, document)
+        integration = await self.get(integration_id)
+        if change.name is not None:
+            integration.name = change.name
+        if change.enabled is not None:
+            integration.enabled = change.enabled
+        if change.orderingScope is not None:
+            integration.ordering_scope = change.orderingScope
+        if change.retry is not None:
+            integration.retry_max_attempts = change.retry.maxAttempts
+            integration.retry_base_delay_seconds = change.retry.baseDelaySeconds
+        integration.updated_at = self._now()
+        await self._integrations.save(integration)
+        return integration.to_json()
+
+    async def regenerate_key(self, integration_id: str) -> dict[str, Any]:
+        integration = await self.get(integration_id)
+        key, old_hash = generate_api_key(), integration.key_hash
+        await self._secrets.set_secret(secret_name(integration.id), key)
+        integration.key_hash, integration.key_hint = hash_key(key), key_hint(key)
+        integration.updated_at = self._now()
+        await self._integrations.replace_key(integration, old_hash)
+        return {"id": integration.id, "apiKey": key, "apiKeyHint": integration.key_hint}

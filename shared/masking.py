@@ -1,0 +1,125 @@
+"""Masking of sensitive data before anything is stored or shown: the rules, in one place.
+
+- credentials (Authorization, cookies, API keys, tokens, passwords): removed;
+- e-mail addresses, anywhere, even inside text: `a***@example.com`;
+- phone numbers: `+46*******67`;
+- personal names (firstName, lastName, …): `A***`;
+- address lines and postal codes: `***`;
+- any field named in the MASKED_FIELDS setting: `***`.
+
+    mask({"email": "anna@example.com", "phone": "+46701234567"})
+    -> {"email": "a***@example.com", "phone": "+46*******67"}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+REMOVED = "[removed]"
+CREDENTIAL_KEYS = {
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-functions-key",
+    "ocp-apim-subscription-key",
+    "apikey",
+    "api_key",
+    "token",
+    "accesstoken",
+    "access_token",
+    "refreshtoken",
+    "refresh_token",
+    "password",
+    "secret",
+    "clientsecret",
+}
+NAME_KEYS = {"firstname", "lastname", "middlename", "fullname", "contactname", "customername"}
+ADDRESS_KEYS = {
+    "address",
+    "address1",
+    "address2",
+    "addressline1",
+    "addressline2",
+    "street",
+    "streetaddress",
+    "line1",
+    "line2",
+    "postalcode",
+    "postcode",
+    "zip",
+    "zipcode",
+}
+PHONE_KEYS = {"phone", "phonenumber", "mobile", "mobilephone", "telephone"}
+EMAIL_PATTERN = re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})")
+DEFAULT_BODY_LIMIT = 8_192
+
+
+def mask_email_text(text: str) -> str:
+    """Every e-mail address inside a string, masked; the rest left as it is."""
+    return EMAIL_PATTERN.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
+
+
+def mask_phone(value: str) -> str:
+    digits = sum(ch.isdigit() for ch in value)
+    if digits <= 4:
+        return "***"
+    keep_head = 3 if value.startswith("+") else 2
+    return value[:keep_head] + "*" * (len(value) - keep_head - 2) + value[-2:]
+
+
+def _mask_value(key: str, value: Any, extra: frozenset[str]) -> Any:
+    normalized = key.lower().replace("-", "").replace("_", "") if key else ""
+    if key.lower() in CREDENTIAL_KEYS or normalized in CREDENTIAL_KEYS:
+        return REMOVED
+    if key.lower() in extra:
+        return "***" if value is not None else None
+    if isinstance(value, dict | list):
+        return mask(value, extra)
+    if not isinstance(value, str):
+        return value
+    if normalized in PHONE_KEYS:
+        return mask_phone(value)
+    if normalized in NAME_KEYS:
+        return (value[:1] + "***") if value else value
+    if normalized in ADDRESS_KEYS:
+        return "***"
+    return mask_email_text(value)
+
+
+def mask(value: Any, extra_fields: Iterable[str] = ()) -> Any:
+    """A masked deep copy of a JSON-like value (dicts, lists, strings, numbers)."""
+    extra = (
+        extra_fields
+        if isinstance(extra_fields, frozenset)
+        else frozenset(name.lower() for name in extra_fields)
+    )
+    if isinstance(value, dict):
+        return {key: _mask_value(str(key), item, extra) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask(item, extra) for item in value]
+    if isinstance(value, str):
+        return mask_email_text(value)
+    return value
+
+
+def mask_headers(headers: dict[str, str], extra_fields: Iterable[str] = ()) -> dict[str, str]:
+    """Headers with credentials dropped to a marker; other values masked as text."""
+    masked = mask(dict(headers), extra_fields)
+    return {str(k): str(v) for k, v in masked.items()}
+
+
+def truncate(value: Any, limit: int = DEFAULT_BODY_LIMIT) -> Any:
+    """The value itself when its JSON fits in `limit` characters, else a marked preview."""
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    if text is None or len(text) <= limit:
+        return value
+    return {
+        "truncated": True,
+        "note": f"Body of {len(text):,} characters cut to the first {limit:,}.",
+        "preview": text[:limit],
+    }

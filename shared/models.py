@@ -1,0 +1,175 @@
+"""The records the product keeps: integrations, events, attempts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from shared.clock import iso
+
+
+class EventStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    SUCCESS = "success"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+    @property
+    def is_final(self) -> bool:
+        """Final statuses never change again by themselves (a person may resubmit)."""
+        return self in (EventStatus.SUCCESS, EventStatus.SKIPPED)
+
+
+class OrderingScope(StrEnum):
+    """What one Service Bus session orders: all of an integration's events, or per entity."""
+
+    INTEGRATION = "integration"
+    ENTITY = "entity"
+
+
+class Role(StrEnum):
+    READER = "reader"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+    def allows(self, needed: Role) -> bool:
+        order = [Role.READER, Role.OPERATOR, Role.ADMIN]
+        return order.index(self) >= order.index(needed)
+
+
+@dataclass
+class Integration:
+    id: str
+    name: str
+    service: str
+    enabled: bool
+    key_hash: str
+    key_hint: str
+    created_at: datetime
+    updated_at: datetime
+    ordering_scope: OrderingScope = OrderingScope.INTEGRATION
+    partition_shards: int = 8
+    retry_max_attempts: int | None = None
+    retry_base_delay_seconds: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "service": self.service,
+            "name": self.name,
+            "enabled": self.enabled,
+            "orderingScope": self.ordering_scope.value,
+            "apiKeyHint": self.key_hint,
+            "retry": {
+                "maxAttempts": self.retry_max_attempts,
+                "baseDelaySeconds": self.retry_base_delay_seconds,
+            },
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+        }
+
+
+@dataclass
+class LastError:
+    """Why the latest attempt did not succeed, in words the data owner can act on."""
+
+    kind: str  # "transient" | "permanent"
+    message: str
+    http_status: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "httpStatus": self.http_status, "message": self.message}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> LastError | None:
+        if not data:
+            return None
+        return cls(kind=data["kind"], message=data["message"], http_status=data.get("httpStatus"))
+
+
+@dataclass
+class IntegrationEvent:
+    """One accepted inbound request and its delivery lifecycle; `id` is the messageId."""
+
+    id: str
+    integration_id: str
+    action: str
+    entity_id: str | None
+    status: EventStatus
+    created_at: datetime
+    updated_at: datetime
+    session_id: str
+    max_attempts: int
+    attempts: int = 0
+    next_retry_at: datetime | None = None
+    dead_lettered: bool = False
+    last_error: LastError | None = None
+    result: dict[str, Any] | None = None
+    payload: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    processing_started_at: datetime | None = None
+    schedule_key: str | None = None
+    skipped_reason: str | None = None
+    resubmissions: int = 0
+    etag: str | None = field(default=None, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "integrationId": self.integration_id,
+            "action": self.action,
+            "entityId": self.entity_id,
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "maxAttempts": self.max_attempts,
+            "nextRetryAt": iso(self.next_retry_at),
+            "deadLettered": self.dead_lettered,
+            "lastError": self.last_error.to_json() if self.last_error else None,
+            "result": self.result,
+            "skippedReason": self.skipped_reason,
+            "resubmissions": self.resubmissions,
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+        }
+
+
+@dataclass
+class PlatformExchange:
+    """One HTTP call to the platform as it happened (the communication log's raw form)."""
+
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: Any
+    started_at: datetime
+    duration_ms: float
+    status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_body: Any = None
+    error: str | None = None  # set when no response came back (timeout, connection)
+
+
+@dataclass
+class Attempt:
+    """One processing attempt of an event with its (masked) communication log."""
+
+    event_id: str
+    number: int
+    started_at: datetime
+    finished_at: datetime
+    outcome: str  # success | failed | skipped
+    error: LastError | None
+    calls: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "attempt": self.number,
+            "startedAt": iso(self.started_at),
+            "finishedAt": iso(self.finished_at),
+            "outcome": self.outcome,
+            "error": self.error.to_json() if self.error else None,
+            "calls": self.calls,
+        }

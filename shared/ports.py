@@ -1,0 +1,174 @@
+"""The core's ports: small interfaces its adapters implement (Azure, local, fakes).
+
+Each adapter translates its SDK's errors into `shared.errors` types, so the core
+branches on `TransientError`, `NotFound`, `StaleWrite`, never on an SDK exception.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from actions.base import PlatformCall
+from shared.models import Attempt, Integration, IntegrationEvent, PlatformExchange
+
+
+class StaleWrite(Exception):
+    """Someone else changed the record since it was read (optimistic concurrency)."""
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """A read-only filter over one integration's events, newest first."""
+
+    integration_id: str
+    shards: int
+    status: str | None = None
+    action: str | None = None
+    entity_id: str | None = None
+    entity_id_contains: str | None = None
+    dead_lettered: bool | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    limit: int = 50
+    continuation_token: str | None = None
+
+
+@dataclass
+class EventPage:
+    events: list[IntegrationEvent]
+    continuation_token: str | None
+
+
+class IntegrationStore(ABC):
+    """Integrations and the API-key hash index (a point read per inbound request)."""
+
+    @abstractmethod
+    async def add(self, integration: Integration) -> None: ...
+
+    @abstractmethod
+    async def get(self, integration_id: str) -> Integration | None: ...
+
+    @abstractmethod
+    async def save(self, integration: Integration) -> None: ...
+
+    @abstractmethod
+    async def list(self) -> list[Integration]: ...
+
+    @abstractmethod
+    async def integration_for_key(self, key_hash: str) -> str | None:
+        """The integration id owning this API-key hash, by point read."""
+
+    @abstractmethod
+    async def replace_key(self, integration: Integration, old_hash: str | None) -> None:
+        """Index `integration.key_hash`, drop `old_hash`, save the integration."""
+
+
+class EventStore(ABC):
+    """The IntegrationEvent lifecycle records and their attempts."""
+
+    @abstractmethod
+    async def add(self, event: IntegrationEvent, shards: int) -> None: ...
+
+    @abstractmethod
+    async def get(self, integration_id: str, event_id: str, shards: int) -> IntegrationEvent | None:
+        """A point read; the event id carries its creation time, hence its row key."""
+
+    @abstractmethod
+    async def save(self, event: IntegrationEvent, shards: int) -> None:
+        """Write back an event read earlier; raises StaleWrite if it changed meanwhile."""
+
+    @abstractmethod
+    async def query(self, query: EventQuery) -> EventPage: ...
+
+    @abstractmethod
+    async def add_attempt(self, attempt: Attempt) -> None: ...
+
+    @abstractmethod
+    async def attempts(self, event_id: str) -> list[Attempt]: ...
+
+
+@dataclass(frozen=True)
+class ScheduledCheck:
+    """A due-time index row: look at this event at `due` (retry, lease, lost send)."""
+
+    key: str
+    due: datetime
+    integration_id: str
+    event_id: str
+    shards: int
+
+
+class ScheduleStore(ABC):
+    """The due-time index the timer reads instead of scanning events."""
+
+    @abstractmethod
+    async def put(self, due: datetime, integration_id: str, event_id: str, shards: int) -> str:
+        """Index the event at `due`; returns the row's key."""
+
+    @abstractmethod
+    async def remove(self, key: str) -> None: ...
+
+    @abstractmethod
+    async def due(self, now: datetime, limit: int) -> list[ScheduledCheck]:
+        """Rows due at or before `now`, earliest first; reads only due rows."""
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    event_id: str
+    body_hash: str
+    created_at: datetime
+
+
+class IdempotencyStore(ABC):
+    @abstractmethod
+    async def claim(
+        self, integration_id: str, key: str, record: IdempotencyRecord
+    ) -> IdempotencyRecord | None:
+        """Store the record unless the key exists; returns the existing record if it does."""
+
+    @abstractmethod
+    async def release(self, integration_id: str, key: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    message_id: str
+    session_id: str
+    body: dict[str, Any]
+    scheduled_at: datetime | None = None
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+class MessageBus(ABC):
+    """The session-enabled inbound queue."""
+
+    @abstractmethod
+    async def send(self, message: QueueMessage) -> None: ...
+
+    async def close(self) -> None:
+        return None
+
+
+class SecretStore(ABC):
+    """Where API keys live (Key Vault in Azure)."""
+
+    @abstractmethod
+    async def set_secret(self, name: str, value: str) -> None: ...
+
+    @abstractmethod
+    async def get_secret(self, name: str) -> str | None: ...
+
+
+class PlatformClient(ABC):
+    """The commerce platform API."""
+
+    @abstractmethod
+    async def call(self, call: PlatformCall, idempotency_key: str) -> PlatformExchange:
+        """Make the call; returns what happened, including failures with no response."""
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,122 @@
+"""The read-only view of events for operations: filter, detail, counts. Never writes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.config import Settings
+from shared.errors import NotFound
+from shared.management import parse_body
+from shared.masking import mask
+from shared.models import EventStatus
+from shared.ports import EventQuery, EventStore, IntegrationStore
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class EventFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    integrationId: Text
+    status: EventStatus | None = None
+    action: Text | None = None
+    entityId: Text | None = None
+    search: Text | None = Field(None, description="Part of an entity id, case-insensitive.")
+    deadLettered: bool | None = None
+    # "from" is a Python keyword, hence the alias
+    from_: datetime | None = Field(None, alias="from")
+    to: datetime | None = None
+    limit: Annotated[int, Field(ge=1, le=500)] = 50
+    continuationToken: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class CountsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    integrationId: Text
+    from_: datetime | None = Field(None, alias="from")
+    to: datetime | None = None
+
+
+class QueryService:
+    def __init__(self, settings: Settings, integrations: IntegrationStore, events: EventStore):
+        self._settings = settings
+        self._integrations = integrations
+        self._events = events
+
+    async def _shards(self, integration_id: str) -> int:
+        integration = await self._integrations.get(integration_id)
+        if integration is None:
+            raise NotFound(f"No integration with id '{integration_id}'.")
+        return integration.partition_shards
+
+    async def filter(self, document: Any) -> dict[str, Any]:
+        request = parse_body(EventFilter, document)
+        page = await self._events.query(
+            EventQuery(
+                integration_id=request.integrationId,
+                shards=await self._shards(request.integrationId),
+                status=request.status.value if request.status else None,
+                action=request.action,
+                entity_id=request.entityId,
+                entity_id_contains=request.search,
+                dead_lettered=request.deadLettered,
+                created_from=request.from_,
+                created_to=request.to,
+                limit=request.limit,
+                continuation_token=request.continuationToken,
+            )
+        )
+        return {
+            "events": [event.to_json() for event in page.events],
+            "continuationToken": page.continuation_token,
+        }
+
+    async def detail(self, integration_id: str, event_id: str) -> dict[str, Any]:
+        event = await self._events.get(integration_id, event_id, await self._shards(integration_id))
+        if event is None:
+            raise NotFound(f"No event '{event_id}' in integration '{integration_id}'.")
+        attempts = await self._events.attempts(event.id)
+        return {
+            **event.to_json(),
+            "payload": mask(event.payload, self._settings.masked_fields),
+            "idempotencyKey": event.idempotency_key,
+            "attemptLog": [attempt.to_json() for attempt in attempts],
+        }
+
+    async def counts(
+        self, document: Any, page_limit: int = 500, max_pages: int = 40
+    ) -> dict[str, Any]:
+        """Events per status in a time window (bounded: at most 20,000 events are read)."""
+        request = parse_body(CountsRequest, document)
+        shards = await self._shards(request.integrationId)
+        counts: Counter[str] = Counter()
+        token: str | None = None
+        for _ in range(max_pages):
+            page = await self._events.query(
+                EventQuery(
+                    integration_id=request.integrationId,
+                    shards=shards,
+                    created_from=request.from_,
+                    created_to=request.to,
+                    limit=page_limit,
+                    continuation_token=token,
+                )
+            )
+            counts.update(event.status.value for event in page.events)
+            counts.update("deadLettered" for event in page.events if event.dead_lettered)
+            token = page.continuation_token
+            if not token:
+                break
+        statuses = {status.value: counts.get(status.value, 0) for status in EventStatus}
+        return {
+            "integrationId": request.integrationId,
+            "counts": statuses,
+            "deadLettered": counts.get("deadLettered", 0),
+            "total": sum(statuses.values()),
+            "complete": token is None,
+        }

@@ -1,0 +1,139 @@
+"""The timer's work and the dead-letter handler: nothing accepted stays unattended.
+
+Each run reads only the due-time index rows that are due (never the events table):
+- a `failed` event whose nextRetryAt has come is re-enqueued with its session id;
+- a `queued` event still waiting after the grace period is sent again (its first
+  send may never have happened: the accept path died between its writes);
+- a `processing` event past its lease is re-enqueued (its worker died);
+- an event with an outcome just loses its index row.
+Re-enqueueing is paced per integration, and the run stops at its time budget; what
+is left stays due for the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from shared import lifecycle
+from shared.config import Settings
+from shared.errors import TransientError
+from shared.models import EventStatus, IntegrationEvent
+from shared.ports import EventStore, MessageBus, ScheduledCheck, ScheduleStore, StaleWrite
+
+log = logging.getLogger("integrations.recovery")
+
+
+@dataclass
+class RecoveryReport:
+    due: int = 0
+    retried: int = 0
+    resent: int = 0
+    lease_expired: int = 0
+    cleared: int = 0
+    deferred: int = 0
+    stopped_by_budget: bool = False
+    per_integration: Counter[str] = field(default_factory=Counter)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "due": self.due,
+            "retried": self.retried,
+            "resent": self.resent,
+            "leaseExpired": self.lease_expired,
+            "cleared": self.cleared,
+            "deferred": self.deferred,
+            "stoppedByBudget": self.stopped_by_budget,
+        }
+
+
+class RecoveryService:
+    def __init__(
+        self,
+        settings: Settings,
+        events: EventStore,
+        schedule: ScheduleStore,
+        bus: MessageBus,
+        now: Callable[[], datetime],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._events = events
+        self._schedule = schedule
+        self._bus = bus
+        self._now = now
+        self._monotonic = monotonic
+
+    async def run_once(self, batch: int = 500) -> RecoveryReport:
+        report = RecoveryReport()
+        deadline = self._monotonic() + self._settings.timer_budget_seconds
+        pace = self._settings.requeue_per_integration_per_run
+        seen: set[str] = set()
+        while True:
+            checks = [c for c in await self._schedule.due(self._now(), batch) if c.key not in seen]
+            if not checks:
+                return report
+            for check in checks:
+                if self._monotonic() > deadline:
+                    report.stopped_by_budget = True
+                    return report
+                seen.add(check.key)
+                report.due += 1
+                if report.per_integration[check.integration_id] >= pace:
+                    report.deferred += 1  # paced: stays due for the next run
+                    continue
+                try:
+                    await self._check(check, report)
+                except (TransientError, StaleWrite) as exc:
+                    log.warning("check of event %s postponed: %s", check.event_id, exc)
+
+    async def _check(self, check: ScheduledCheck, report: RecoveryReport) -> None:
+        event = await self._events.get(check.integration_id, check.event_id, check.shards)
+        now = self._now()
+        if event is None or event.schedule_key != check.key:
+            await self._schedule.remove(check.key)  # superseded row
+            report.cleared += 1
+            return
+        if event.status is EventStatus.FAILED and event.next_retry_at is not None:
+            report.retried += 1
+        elif event.status is EventStatus.QUEUED:
+            report.resent += 1
+        elif event.status is EventStatus.PROCESSING:
+            lease = timedelta(seconds=self._settings.processing_lease_seconds)
+            started = event.processing_started_at or event.updated_at
+            if started + lease > now:
+                await self._reindex(event, check, started + lease)
+                return
+            report.lease_expired += 1
+        else:
+            await self._schedule.remove(check.key)
+            event.schedule_key = None
+            await self._events.save(event, check.shards)
+            report.cleared += 1
+            return
+        report.per_integration[check.integration_id] += 1
+        await self.enqueue(event, check.shards, now)
+
+    async def enqueue(self, event: IntegrationEvent, shards: int, now: datetime) -> None:
+        """Queue the event for another delivery, keeping a check in case this send is lost."""
+        lifecycle.requeue(event, now)
+        grace = timedelta(seconds=self._settings.enqueue_grace_seconds)
+        old_key = event.schedule_key
+        event.schedule_key = await self._schedule.put(
+            now + grace, event.integration_id, event.id, shards
+        )
+        await self._events.save(event, shards)
+        if old_key and old_key != event.schedule_key:
+            await self._schedule.remove(old_key)
+        await self._bus.send(lifecycle.queue_message(event, shards))
+
+    async def _reindex(self, event: IntegrationEvent, check: ScheduledCheck, due: datetime) -> None:
+        event.schedule_key = await self._schedule.put(
+            due, event.integration_id, event.id, check.shards
+        )
+        await self._events.save(event, check.shards)
+        await self._schedule.remove(check.key)

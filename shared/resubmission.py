@@ -1,0 +1,211 @@
+"""Manual resubmission by a person: one event, or every event matching a filter.
+
+A bulk resubmission is a job record advanced page by page (by the request that
+starts it and then by the timer), so it survives restarts, shows progress and can be
+cancelled. Every resubmission is audited: who, when, which events.
+"""
+
+from __future__ import annotations
+
+import secrets
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared import lifecycle
+from shared.clock import iso
+from shared.errors import Conflict, NotFound
+from shared.management import parse_body
+from shared.models import EventStatus, IntegrationEvent
+from shared.ports import EventQuery, EventStore, IntegrationStore
+from shared.queries import EventFilter
+from shared.recovery import RecoveryService
+
+
+@dataclass
+class BulkJob:
+    id: str
+    integration_id: str
+    filter: dict[str, Any]
+    requested_by: str
+    created_at: datetime
+    updated_at: datetime
+    status: str = "running"  # running | completed | cancelled
+    matched: int = 0
+    resubmitted: int = 0
+    skipped: int = 0
+    continuation_token: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "integrationId": self.integration_id,
+            "filter": self.filter,
+            "status": self.status,
+            "progress": {
+                "matched": self.matched,
+                "resubmitted": self.resubmitted,
+                "skipped": self.skipped,
+            },
+            "requestedBy": self.requested_by,
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+        }
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    integration_id: str
+    actor: str
+    action: str
+    event_ids: list[str]
+    at: datetime
+    job_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class JobStore(ABC):
+    """Bulk jobs and the audit trail."""
+
+    @abstractmethod
+    async def save_job(self, job: BulkJob) -> None: ...
+
+    @abstractmethod
+    async def get_job(self, integration_id: str, job_id: str) -> BulkJob | None: ...
+
+    @abstractmethod
+    async def running_jobs(self) -> list[BulkJob]: ...
+
+    @abstractmethod
+    async def audit(self, entry: AuditEntry) -> None: ...
+
+
+class ResubmissionService:
+    def __init__(
+        self,
+        integrations: IntegrationStore,
+        events: EventStore,
+        jobs: JobStore,
+        recovery: RecoveryService,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._integrations = integrations
+        self._events = events
+        self._jobs = jobs
+        self._recovery = recovery
+        self._now = now
+
+    async def _shards(self, integration_id: str) -> int:
+        integration = await self._integrations.get(integration_id)
+        if integration is None:
+            raise NotFound(f"No integration with id '{integration_id}'.")
+        return integration.partition_shards
+
+    async def resubmit_one(self, integration_id: str, event_id: str, actor: str) -> dict[str, Any]:
+        shards = await self._shards(integration_id)
+        event = await self._events.get(integration_id, event_id, shards)
+        if event is None:
+            raise NotFound(f"No event '{event_id}' in integration '{integration_id}'.")
+        if event.status is not EventStatus.FAILED:
+            raise Conflict(
+                f"Event {event_id} is {event.status.value}; only failed events can be resubmitted."
+            )
+        await self._resubmit(event, shards)
+        await self._jobs.audit(
+            AuditEntry(integration_id, actor, "resubmit", [event.id], self._now())
+        )
+        return {"id": event.id, "status": event.status.value, "resubmissions": event.resubmissions}
+
+    async def _resubmit(self, event: IntegrationEvent, shards: int) -> None:
+        lifecycle.requeue(event, self._now(), resubmission=True)
+        await self._recovery.enqueue(event, shards, self._now())
+
+    async def start_bulk(self, integration_id: str, document: Any, actor: str) -> dict[str, Any]:
+        request = parse_body(EventFilter, {**(document or {}), "integrationId": integration_id})
+        await self._shards(integration_id)
+        now = self._now()
+        job = BulkJob(
+            id="job_" + secrets.token_hex(8),
+            integration_id=integration_id,
+            filter=request.model_dump(mode="json", by_alias=True, exclude_none=True),
+            requested_by=actor,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._jobs.save_job(job)
+        await self.advance(job)
+        return job.to_json()
+
+    async def job(self, integration_id: str, job_id: str) -> BulkJob:
+        job = await self._jobs.get_job(integration_id, job_id)
+        if job is None:
+            raise NotFound(f"No resubmission job '{job_id}' in integration '{integration_id}'.")
+        return job
+
+    async def cancel(self, integration_id: str, job_id: str, actor: str) -> dict[str, Any]:
+        job = await self.job(integration_id, job_id)
+        if job.status == "running":
+            job.status, job.updated_at = "cancelled", self._now()
+            await self._jobs.save_job(job)
+            await self._jobs.audit(
+                AuditEntry(
+                    integration_id, actor, "cancel-bulk-resubmit", [], job.updated_at, job.id
+                )
+            )
+        return job.to_json()
+
+    async def advance_all(self) -> int:
+        """One page of every running job (the timer calls this)."""
+        jobs = await self._jobs.running_jobs()
+        for job in jobs:
+            await self.advance(job)
+        return len(jobs)
+
+    async def advance(self, job: BulkJob, page_size: int = 100) -> None:
+        if job.status != "running":
+            return
+        request = parse_body(EventFilter, job.filter)
+        shards = await self._shards(job.integration_id)
+        page = await self._events.query(
+            EventQuery(
+                integration_id=job.integration_id,
+                shards=shards,
+                status=request.status.value if request.status else None,
+                action=request.action,
+                entity_id=request.entityId,
+                entity_id_contains=request.search,
+                dead_lettered=request.deadLettered,
+                created_from=request.from_,
+                created_to=request.to,
+                limit=page_size,
+                continuation_token=job.continuation_token,
+            )
+        )
+        done: list[str] = []
+        for summary in page.events:
+            job.matched += 1
+            event = await self._events.get(job.integration_id, summary.id, shards)
+            if event is None or event.status is not EventStatus.FAILED:
+                job.skipped += 1
+                continue
+            await self._resubmit(event, shards)
+            done.append(event.id)
+            job.resubmitted += 1
+        job.continuation_token = page.continuation_token
+        if not page.continuation_token:
+            job.status = "completed"
+        job.updated_at = self._now()
+        await self._jobs.save_job(job)
+        if done:
+            await self._jobs.audit(
+                AuditEntry(
+                    job.integration_id,
+                    job.requested_by,
+                    "bulk-resubmit",
+                    done,
+                    job.updated_at,
+                    job.id,
+                )
+            )

@@ -1,0 +1,156 @@
+"""The queue worker: apply one event to the platform and record what happened.
+
+An idempotent consumer: a redelivered message for an event that already has an
+outcome completes without calling the platform; retries of one submission share an
+Idempotency-Key, so a call whose outcome was unknown (timeout) is never applied twice.
+Storage failures propagate, so the message is abandoned and redelivered, and after
+max deliveries lands in the dead-letter queue, whose function marks the event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from actions import ACTIONS
+from shared import lifecycle
+from shared.circuit import CircuitBreaker
+from shared.comm_log import attempt_record
+from shared.config import Settings
+from shared.models import IntegrationEvent, LastError
+from shared.outcomes import Outcome, classify
+from shared.ports import EventStore, IntegrationStore, PlatformClient, ScheduleStore, StaleWrite
+from shared.retry import RetryPolicy, policy_for
+from shared.staleness import StalenessGuard
+
+log = logging.getLogger("integrations.worker")
+
+
+class UnreadableMessage(Exception):
+    """The queue message is not one this product wrote; it belongs in the dead-letter queue."""
+
+
+@dataclass(frozen=True)
+class EventRef:
+    event_id: str
+    integration_id: str
+    shards: int
+
+    @classmethod
+    def parse(cls, body: bytes) -> EventRef:
+        try:
+            data = json.loads(body)
+            return cls(str(data["eventId"]), str(data["integrationId"]), int(data["shards"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UnreadableMessage(f"Unreadable queue message: {body[:200]!r}") from exc
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        integrations: IntegrationStore,
+        events: EventStore,
+        schedule: ScheduleStore,
+        platform: PlatformClient,
+        staleness: StalenessGuard,
+        breaker: CircuitBreaker,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._settings = settings
+        self._integrations = integrations
+        self._events = events
+        self._schedule = schedule
+        self._platform = platform
+        self._staleness = staleness
+        self._breaker = breaker
+        self._now = now
+
+    async def handle(self, body: bytes) -> str:
+        """Process one queue message; returns the event's status afterwards."""
+        ref = EventRef.parse(body)
+        event = await self._events.get(ref.integration_id, ref.event_id, ref.shards)
+        if event is None:
+            log.warning("event %s not found; message dropped", ref.event_id)
+            return "missing"
+        if not lifecycle.may_process(event):
+            log.info("event %s already %s; duplicate delivery completed", event.id, event.status)
+            return event.status.value
+        pause = self._breaker.paused_until(self._now())
+        if pause is not None:
+            await self._postpone(event, ref.shards, pause)
+            return event.status.value
+        now = self._now()
+        lifecycle.start_attempt(event, now)
+        try:
+            await self._events.save(event, ref.shards)
+        except StaleWrite:
+            # Another delivery of this event got there first; its outcome stands.
+            log.info("event %s taken by another delivery", event.id)
+            return "concurrent"
+        await self._attempt(event, ref.shards, now)
+        return event.status.value
+
+    async def _attempt(self, event: IntegrationEvent, shards: int, started: datetime) -> None:
+        action = ACTIONS[event.action]
+        data = action.parse((event.payload or {}).get("data", {}))
+        submitted_items = action.item_count(data)
+        fresh = await self._staleness.fresh_keys(event, action, data)
+        if fresh is not None and not fresh:
+            reason = "A newer event for the same records already succeeded; nothing to apply."
+            lifecycle.skip(event, reason, self._now())
+            await self._settle(event, shards, None)
+            return
+        if fresh is not None:
+            data = action.only_items(data, fresh)
+        call = action.platform_call(data, event.entity_id)
+        exchange = await self._platform.call(call, lifecycle.platform_idempotency_key(event))
+        outcome = classify(exchange, action.describe(data, event.entity_id))
+        self._breaker.record(outcome.transient, self._now())
+        now = self._now()
+        if outcome.succeeded:
+            result = action.result(exchange.response_body)
+            if action.item_count(data) < submitted_items:
+                result["skippedItems"] = submitted_items - action.item_count(data)
+            lifecycle.succeed(event, result, now)
+            await self._staleness.record_applied(event, action, data)
+        else:
+            assert outcome.error is not None
+            policy = await self._policy(event)
+            lifecycle.fail(event, outcome.error, policy, now, outcome.retry_after_seconds)
+        await self._events.add_attempt(
+            attempt_record(event, started, now, outcome, [exchange], self._settings.masked_fields)
+        )
+        await self._settle(event, shards, outcome)
+
+    async def _settle(self, event: IntegrationEvent, shards: int, outcome: Outcome | None) -> None:
+        """Save the outcome and keep the due-time index in step with it."""
+        old_key = event.schedule_key
+        event.schedule_key = None
+        if event.next_retry_at is not None:
+            event.schedule_key = await self._schedule.put(
+                event.next_retry_at, event.integration_id, event.id, shards
+            )
+        await self._events.save(event, shards)
+        if old_key and old_key != event.schedule_key:
+            await self._schedule.remove(old_key)
+
+    async def _postpone(self, event: IntegrationEvent, shards: int, until: datetime) -> None:
+        error = LastError(
+            "transient",
+            "The platform is failing repeatedly; delivery paused to let it recover. "
+            "It will be retried automatically.",
+            None,
+        )
+        lifecycle.postpone(event, until + timedelta(seconds=1), error, self._now())
+        await self._settle(event, shards, None)
+
+    async def _policy(self, event: IntegrationEvent) -> RetryPolicy:
+        integration = await self._integrations.get(event.integration_id)
+        base_delay = integration.retry_base_delay_seconds if integration else None
+        return policy_for(
+            self._settings, event.action, max_attempts=event.max_attempts, base_delay=base_delay
+        )

@@ -1,0 +1,160 @@
+"""Shared fixtures: one Azurite for the whole test session (tests make their own ids),
+and the whole local stack for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from local.azurite import connection_string, start_azurite
+from local.processes import stop_all
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_BLOB_PORT, TEST_TABLE_PORT = 10100, 10102
+ADMIN, OPERATOR, READER = "test-admin-token", "test-operator-token", "test-reader-token"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A connection string to a test Azurite (started here unless one already answers)."""
+    process = start_azurite(tmp_path_factory.mktemp("azurite"), TEST_BLOB_PORT, TEST_TABLE_PORT)
+    yield connection_string(TEST_BLOB_PORT, TEST_TABLE_PORT)
+    if process:
+        stop_all([process], grace_seconds=2)
+
+
+class Stack:
+    """The local stack as a user sees it: the API, the sandbox, tokens."""
+
+    def __init__(self, api: str, sandbox: str, folder: Path) -> None:
+        self.api, self.sandbox, self.folder = api, sandbox, folder
+        self.http = httpx.Client(timeout=30)
+
+    def admin(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        return self.call(method, path, ADMIN, **kwargs)
+
+    def call(self, method: str, path: str, token: str | None, **kwargs: object) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.http.request(method, self.api + path, headers=headers, **kwargs)  # type: ignore[arg-type]
+
+    def new_integration(self, name: str = "Test ERP") -> dict[str, str]:
+        created = self.admin(
+            "POST", "/v1/integrations/", json={"service": "custom", "enabled": True, "name": name}
+        )
+        assert created.status_code == 201, created.text
+        return dict(created.json())
+
+    def push(self, key: str, body: object, **headers: str) -> httpx.Response:
+        return self.http.post(
+            self.api + "/integrations/custom/inbound",
+            json=body,
+            headers={"Authorization": f"Bearer {key}", **headers},
+        )
+
+    def event(self, integration_id: str, event_id: str) -> dict[str, object]:
+        answer = self.admin("GET", f"/v1/integrations/{integration_id}/events/{event_id}")
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    def wait_for(
+        self, integration_id: str, event_id: str, statuses: tuple[str, ...], seconds: float = 30
+    ) -> dict[str, object]:
+        deadline = time.monotonic() + seconds
+        while True:
+            event = self.event(integration_id, event_id)
+            if event["status"] in statuses or time.monotonic() > deadline:
+                return event
+            time.sleep(0.1)
+
+    def sandbox_state(self) -> dict[str, object]:
+        return dict(self.http.get(self.sandbox + "/_sandbox/state").json())
+
+    def faults(self, **faults: object) -> None:
+        answer = self.http.put(self.sandbox + "/_sandbox/faults", json=faults)
+        assert answer.status_code == 200, answer.text
+
+
+def wait_up(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def stack_environment(folder: Path, azurite: str, api_port: int, sandbox_port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RETRY_", "PLATFORM_"))}
+    env.update(
+        {
+            "AzureWebJobsStorage": azurite,
+            "PORT": str(api_port),
+            "SANDBOX_PORT": str(sandbox_port),
+            "SANDBOX_DB": str(folder / "sandbox.db"),
+            "PLATFORM_BASE_URL": f"http://127.0.0.1:{sandbox_port}",
+            "PLATFORM_API_TOKEN": "test-platform-token",
+            "PLATFORM_TIMEOUT_SECONDS": "2",
+            "LOCAL_QUEUE_PATH": str(folder / "queue.db"),
+            "LOCAL_SECRETS_DIR": str(folder / "secrets"),
+            "MANAGEMENT_TOKEN": ADMIN,
+            "OPERATOR_TOKEN": OPERATOR,
+            "READER_TOKEN": READER,
+            "RETRY_BASE_DELAY_SECONDS": "0.5",
+            "RETRY_MAX_DELAY_SECONDS": "3",
+            "RETRY_MAX_ATTEMPTS": "6",
+            "RETRY_SCAN_SCHEDULE": "*/1 * * * * *",
+            "ENQUEUE_GRACE_SECONDS": "5",
+            "PROCESSING_LEASE_SECONDS": "20",
+        }
+    )
+    return env
+
+
+def start_stack(folder: Path, azurite: str) -> tuple[Stack, list[subprocess.Popen[bytes]]]:
+    api_port, sandbox_port = free_port(), free_port()
+    env = stack_environment(folder, azurite, api_port, sandbox_port)
+    log = open(folder / "stack.log", "ab")  # noqa: SIM115 (closed with the processes)
+    children = []
+    for module in ("local.sandbox", "local.host"):
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-m", module],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+    stack = Stack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sandbox_port}", folder)
+    wait_up(stack.sandbox + "/health", children[0])
+    wait_up(stack.api + "/health", children[1])
+    return stack, children
+
+
+@pytest.fixture(scope="session")
+def stack(azurite: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The whole local stack (sandbox + Functions host on the test Azurite)."""
+    folder = tmp_path_factory.mktemp("stack")
+    running, children = start_stack(folder, azurite)
+    yield running
+    stop_all(children)
