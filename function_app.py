@@ -132,3 +132,14 @@ async def maintenance(timer: func.TimerRequest) -> None:
     services = container()
     await services.recovery.run_once()
     await services.resubmission.advance_all()
+
+
+# --- operations page and API description --------------------------------------------
+@app.route(route="dashboard", methods=["GET"])
+async def dashboard(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve(http_api.dashboard, req)
+
+
+@app.route(route="openapi.json", methods=["GET"])
+async def openapi(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve(http_api.openapi, req)

@@ -10,6 +10,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from shared.auth import require_role
@@ -195,3 +196,23 @@ async def health(services: Container, request: ApiRequest) -> ApiResponse:
     healthy = all(value == "ok" for value in checks.values())
     body = {"status": "ok" if healthy else "degraded", "dependencies": checks}
     return ApiResponse(200 if healthy else 503, body)
+
+
+WEB = Path(__file__).resolve().parent / "web"
+
+
+async def dashboard(services: Container, request: ApiRequest) -> ApiResponse:
+    """The operations page; it asks for a token itself and then calls the read API."""
+    page = (WEB / "dashboard.html").read_text()
+    headers = {
+        "Content-Type": "text/html; charset=utf-8",
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+    return ApiResponse(200, page, headers)
+
+
+async def openapi(services: Container, request: ApiRequest) -> ApiResponse:
+    """OpenAPI 3.1 description of every public route."""
+    return ApiResponse(200, json.loads((WEB / "openapi.json").read_text()))
