@@ -102,7 +102,9 @@ def wait_up(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> 
     raise RuntimeError(f"{url} did not come up")
 
 
-def stack_environment(folder: Path, azurite: str, api_port: int, sandbox_port: int) -> dict[str, str]:
+def stack_environment(
+    folder: Path, azurite: str, api_port: int, sandbox_port: int
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RETRY_", "PLATFORM_"))}
     env.update(
         {

@@ -16,6 +16,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import re
 from typing import Any
 
 from azure.core import MatchConditions
@@ -29,7 +30,8 @@ from shared.ports import EventPage, EventQuery, EventStore
 
 INVERTED_MS_BASE = 10**13 - 1
 INLINE_PAYLOAD_LIMIT = 30_000  # characters; a string property holds 32K UTF-16 units
-SCAN_CAP_PER_SHARD = 2_000  # bounds client-side text search per page
+SCAN_CAP_PER_SHARD = 2_000
+ROW_KEY_SHAPE = re.compile(r"\d{13}~[0-9a-f-]{36}")  # bounds client-side text search per page
 
 
 def shard_of(event_id: str, shards: int) -> int:
@@ -261,8 +263,11 @@ def _decode_token(token: str | None) -> str | None:
         return None
     try:
         padded = token + "=" * (-len(token) % 4)
-        return base64.urlsafe_b64decode(padded.encode()).decode()
+        row_key = base64.urlsafe_b64decode(padded.encode()).decode()
     except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed(
-            "The continuationToken is not one this API issued; start again without it."
-        ) from None
+        row_key = ""
+    if ROW_KEY_SHAPE.fullmatch(row_key):
+        return row_key
+    raise ValidationFailed(
+        "The continuationToken is not one this API issued; start again without it."
+    )
