@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
@@ -31,7 +32,14 @@ async def serve(port: int) -> None:
 
     queue_path = Path(os.environ.get("LOCAL_QUEUE_PATH", ".local/queue.db"))
     queue_path.parent.mkdir(parents=True, exist_ok=True)
-    queue = LocalSessionQueue(str(queue_path))
+    # Local-only knobs (tests shorten the locks so a killed host's work returns quickly).
+    lock = timedelta(seconds=float(os.environ.get("LOCAL_QUEUE_LOCK_SECONDS", "60")))
+    queue = LocalSessionQueue(
+        str(queue_path),
+        max_delivery_count=int(os.environ.get("LOCAL_QUEUE_MAX_DELIVERY_COUNT", "10")),
+        lock_duration=lock,
+        session_lock_duration=lock,
+    )
     bootstrap.install_overrides(bus=LocalQueueBus(queue))
     import function_app
 

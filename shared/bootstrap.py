@@ -11,6 +11,7 @@ queue) before first use; in Azure the Service Bus publisher is used.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -34,6 +35,7 @@ from shared.queries import QueryService
 from shared.recovery import RecoveryService
 from shared.resubmission import ResubmissionService
 from shared.staleness import StalenessGuard
+from shared.throttle import Throttle
 from shared.worker import Worker
 
 
@@ -100,6 +102,7 @@ def build(settings: Settings | None = None) -> Container:
         settings.platform_api_token,
         settings.platform_timeout_seconds,
         transport=_overrides.get("transport"),
+        throttle=Throttle(pace) if (pace := settings.platform_max_calls_per_second) else None,
     )
     recovery = RecoveryService(settings, events, schedule, bus, utcnow)
     return Container(
@@ -124,7 +127,11 @@ def build(settings: Settings | None = None) -> Container:
             schedule,
             platform,
             StalenessGuard(TableEntityVersionStore(storage)),
-            CircuitBreaker(),
+            CircuitBreaker(
+                threshold=settings.circuit_failure_threshold,
+                cooldown=timedelta(seconds=settings.circuit_cooldown_seconds),
+                max_cooldown=timedelta(seconds=settings.circuit_max_cooldown_seconds),
+            ),
             utcnow,
         ),
         management=ManagementService(settings, integrations, secret_store_for(settings), utcnow),

@@ -22,7 +22,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 class Settings(BaseSettings):
     """Typed view of the application settings; the alias is the exact setting name."""
 
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        case_sensitive=True, extra="ignore", populate_by_name=True, env_ignore_empty=True
+    )
 
     # --- Storage (tables for events and integrations, blobs for large payloads) ---
     storage_connection_string: str | None = Field(
@@ -100,6 +102,26 @@ class Settings(BaseSettings):
     )
     platform_timeout_seconds: float = Field(
         15.0, alias="PLATFORM_TIMEOUT_SECONDS", description="Timeout of one platform call."
+    )
+
+    platform_max_calls_per_second: float | None = Field(
+        None,
+        alias="PLATFORM_MAX_CALLS_PER_SECOND",
+        description="Pace of platform calls per worker instance; empty = unpaced.",
+    )
+
+    circuit_failure_threshold: int = Field(
+        5,
+        alias="CIRCUIT_FAILURE_THRESHOLD",
+        description="Transient platform failures in a row that pause calls to it.",
+    )
+    circuit_cooldown_seconds: float = Field(
+        15.0,
+        alias="CIRCUIT_COOLDOWN_SECONDS",
+        description="First pause after the threshold; doubles while failures go on.",
+    )
+    circuit_max_cooldown_seconds: float = Field(
+        300.0, alias="CIRCUIT_MAX_COOLDOWN_SECONDS", description="Longest pause."
     )
 
     # --- Input limits ---

@@ -79,8 +79,14 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
         platform.stats = Stats()
         return JSONResponse({"status": "reset"})
 
+    async def reset_stats(_: Request) -> Response:
+        # Measures one phase of a test (e.g. the catch-up after an outage) on its own.
+        platform.stats = Stats()
+        return JSONResponse(platform.stats.view())
+
     return [
         Route("/health", health, methods=["GET"]),
+        Route("/_sandbox/stats", reset_stats, methods=["DELETE"]),
         Route("/_sandbox/state", state, methods=["GET"]),
         Route("/_sandbox/faults", set_faults, methods=["PUT"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),

@@ -52,15 +52,28 @@ class Stats:
     faultsInjected: int = 0
     rateLimited: int = 0
     peakAppliedPerSecond: int = 0
-    # The wall-clock second being counted and how many requests were applied in it.
+    # Every request that reached the platform, throttled or not, in its busiest second:
+    # how hard a client pushed, which the rate-limit tests compare with the limit.
+    peakRequestsPerSecond: int = 0
+    # The wall-clock second being counted and what happened in it.
     _second: int = 0
     _applied_this_second: int = 0
+    _requests_this_second: int = 0
+
+    def _tick(self) -> None:
+        second = int(time.time())
+        if second != self._second:
+            self._second, self._applied_this_second, self._requests_this_second = second, 0, 0
+
+    def count_request(self) -> None:
+        self.requests += 1
+        self._tick()
+        self._requests_this_second += 1
+        self.peakRequestsPerSecond = max(self.peakRequestsPerSecond, self._requests_this_second)
 
     def count_applied(self) -> None:
         self.applied += 1
-        second = int(time.time())
-        if second != self._second:
-            self._second, self._applied_this_second = second, 0
+        self._tick()
         self._applied_this_second += 1
         self.peakAppliedPerSecond = max(self.peakAppliedPerSecond, self._applied_this_second)
 

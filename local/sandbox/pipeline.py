@@ -83,7 +83,7 @@ class Platform:
         return endpoint
 
     async def handle(self, operation_id: str, request: Request) -> Response:
-        self.stats.requests += 1
+        self.stats.count_request()
         if not self._authorized(request):
             self.stats.rejected += 1
             message = "A valid 'Authorization: Bearer <token>' header is required"

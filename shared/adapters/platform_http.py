@@ -19,6 +19,7 @@ from actions.base import PlatformCall
 from shared.clock import utcnow
 from shared.models import PlatformExchange
 from shared.ports import PlatformClient
+from shared.throttle import Throttle
 
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "platform_openapi.json"
 
@@ -41,7 +42,9 @@ class HttpPlatformClient(PlatformClient):
         token: str | None,
         timeout_seconds: float,
         transport: httpx.AsyncBaseTransport | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
+        self._throttle = throttle
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._client = httpx.AsyncClient(
             base_url=base_url,
@@ -57,6 +60,8 @@ class HttpPlatformClient(PlatformClient):
         request = self._client.build_request(
             method, path, json=call.body, headers={"Idempotency-Key": idempotency_key}
         )
+        if self._throttle is not None:
+            await self._throttle.wait()
         started, clock = utcnow(), time.perf_counter()
         exchange = PlatformExchange(
             method=method,
