@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import json
+import logging
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
@@ -204,6 +205,21 @@ class Settings(BaseSettings):
         alias="APPLICATIONINSIGHTS_CONNECTION_STRING",
         description="Turns on OpenTelemetry export to Application Insights.",
     )
+
+    @field_validator(
+        "management_token", "operator_token", "reader_token", "platform_api_token", mode="after"
+    )
+    @classmethod
+    def _unresolved_reference_is_unset(cls, value: str | None) -> str | None:
+        # When Azure cannot resolve a Key Vault reference it passes the reference text
+        # itself; that text is visible in the app's configuration, so it must never
+        # count as a token.
+        if value and value.startswith("@Microsoft.KeyVault("):
+            logging.getLogger("integrations.config").error(
+                "a Key Vault reference could not be resolved; the setting is treated as unset"
+            )
+            return None
+        return value
 
     @field_validator("retry_overrides", mode="before")
     @classmethod
