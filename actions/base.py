@@ -58,6 +58,11 @@ class Action(ABC):
     def describe(self, data: Any, entity_id: str | None) -> str:
         """A short phrase naming what the event does: "create order ERP-ORDER-789"."""
 
+    def default_entity_id(self, data: Any) -> str | None:
+        """The id operators search by when the sender gave no entityId (never personal
+        data: a customer's e-mail is not used)."""
+        return None
+
     def item_count(self, data: Any) -> int:
         """How many items a bulk event carries (1 for single-record actions)."""
         return 1

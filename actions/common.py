@@ -38,6 +38,11 @@ class BulkAction(Action):
     def item_key(self, item: Any) -> str:
         raise NotImplementedError
 
+    def default_entity_id(self, data: Any) -> str | None:
+        """The SKU when the event carries exactly one; a bulk event has no single id."""
+        skus = {item.sku for item in self.items(data)}
+        return skus.pop() if len(skus) == 1 else None
+
     def entity_keys(self, data: Any, entity_id: str | None) -> list[str]:
         return [self.item_key(item) for item in self.items(data)]
 

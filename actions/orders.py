@@ -44,6 +44,9 @@ class OrderCreate(Action):
     def item_count(self, data: Any) -> int:
         return len(data.lineItems)
 
+    def default_entity_id(self, data: Any) -> str | None:
+        return str(data.externalId)
+
     def platform_call(self, data: Any, entity_id: str | None) -> PlatformCall:
         return PlatformCall("createOrder", data.model_dump(mode="json", exclude_none=True))
 

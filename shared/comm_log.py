@@ -48,4 +48,5 @@ def attempt_record(
         outcome="success" if outcome.succeeded else "failed",
         error=outcome.error,
         calls=[logged_call(exchange, masked_fields) for exchange in exchanges],
+        submission=event.resubmissions,
     )

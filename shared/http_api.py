@@ -18,6 +18,7 @@ from shared.bootstrap import Container
 from shared.errors import RequestError, TransientError, UnsupportedMediaType, ValidationFailed
 from shared.inbound import InboundRequest
 from shared.models import Role
+from shared.ports import StaleWrite
 
 log = logging.getLogger("integrations.http")
 
@@ -57,6 +58,12 @@ def guarded(handler: Handler) -> Handler:
             if error.status == 429:
                 headers["Retry-After"] = str(getattr(error, "retry_after_seconds", 1))
             return ApiResponse(error.status, error.to_json(), headers)
+        except StaleWrite:
+            body = {
+                "error": "conflict",
+                "message": "The record changed while this request ran; send it again.",
+            }
+            return ApiResponse(409, body)
         except TransientError as error:
             log.warning("dependency unavailable: %s", error)
             body = {

@@ -132,7 +132,7 @@ class InboundService:
             id=event_id,
             integration_id=integration.id,
             action=validated.action.name,
-            entity_id=validated.entity_id,
+            entity_id=validated.entity_id or validated.action.default_entity_id(validated.data),
             status=EventStatus.QUEUED,
             created_at=now,
             updated_at=now,

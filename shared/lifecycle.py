@@ -95,8 +95,9 @@ def dead_letter(event: IntegrationEvent, reason: str, now: datetime) -> None:
 
 
 def requeue(event: IntegrationEvent, now: datetime, *, resubmission: bool = False) -> None:
-    """Back to queued for another delivery; a person's resubmission also resets the
-    attempt budget and the dead-letter mark."""
+    """Back to queued for another delivery, under a new message id; a person's
+    resubmission also resets the attempt budget and the dead-letter mark."""
+    event.enqueues += 1
     event.status = EventStatus.QUEUED
     event.next_retry_at = None
     event.processing_started_at = None
@@ -109,11 +110,10 @@ def requeue(event: IntegrationEvent, now: datetime, *, resubmission: bool = Fals
 
 
 def message_id_for(event: IntegrationEvent) -> str:
-    """The first delivery's message id is the event id; later deliveries get their own,
-    so Service Bus duplicate detection drops true duplicates only."""
-    if event.attempts == 0 and event.resubmissions == 0:
-        return event.id
-    return f"{event.id}~{event.attempts}~{event.resubmissions}"
+    """The first send's message id is the event id; each re-enqueue gets its own, so
+    Service Bus duplicate detection drops true duplicates (the same send repeated)
+    and never a new delivery."""
+    return event.id if event.enqueues == 0 else f"{event.id}~{event.enqueues}"
 
 
 def platform_idempotency_key(event: IntegrationEvent) -> str:

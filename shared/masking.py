@@ -55,7 +55,10 @@ ADDRESS_KEYS = {
     "zipcode",
 }
 PHONE_KEYS = {"phone", "phonenumber", "mobile", "mobilephone", "telephone"}
-EMAIL_PATTERN = re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})")
+# The local part takes every character RFC 5322 allows unquoted (o'brien, a=b, x!y), so
+# no part of it is left in front of the mask; quotes around an address stay readable.
+_LOCAL = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-]"
+EMAIL_PATTERN = re.compile(rf"(['`]*{_LOCAL}){_LOCAL}*@([A-Za-z0-9.\-]+\.[A-Za-z]{{2,}})")
 DEFAULT_BODY_LIMIT = 8_192
 
 
@@ -99,7 +102,11 @@ def mask(value: Any, extra_fields: Iterable[str] = ()) -> Any:
         else frozenset(name.lower() for name in extra_fields)
     )
     if isinstance(value, dict):
-        return {key: _mask_value(str(key), item, extra) for key, item in value.items()}
+        # keys too: answers keyed by e-mail address are common
+        return {
+            mask_email_text(str(key)): _mask_value(str(key), item, extra)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
         return [mask(item, extra) for item in value]
     if isinstance(value, str):

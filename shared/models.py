@@ -114,6 +114,7 @@ class IntegrationEvent:
     schedule_key: str | None = None
     skipped_reason: str | None = None
     resubmissions: int = 0
+    enqueues: int = 0  # sends to the queue after the first; names each new message
     etag: str | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -163,10 +164,12 @@ class Attempt:
     outcome: str  # success | failed | skipped
     error: LastError | None
     calls: list[dict[str, Any]]
+    submission: int = 0  # 0 = the original push, n = the n-th resubmission by a person
 
     def to_json(self) -> dict[str, Any]:
         return {
             "attempt": self.number,
+            "submission": self.submission,
             "startedAt": iso(self.started_at),
             "finishedAt": iso(self.finished_at),
             "outcome": self.outcome,

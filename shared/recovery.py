@@ -98,10 +98,17 @@ class RecoveryService:
             await self._schedule.remove(check.key)  # superseded row
             report.cleared += 1
             return
+        grace = timedelta(seconds=self._settings.enqueue_grace_seconds)
         if event.status is EventStatus.FAILED and event.next_retry_at is not None:
             report.retried += 1
+            lifecycle.requeue(event, now)
         elif event.status is EventStatus.QUEUED:
             report.resent += 1
+            # First look: send the same message again; duplicate detection drops it if
+            # the first send did arrive. Still queued a grace period later: that message
+            # is gone, so a new one.
+            if now - event.updated_at >= grace * 1.5:
+                lifecycle.requeue(event, now)
         elif event.status is EventStatus.PROCESSING:
             lease = timedelta(seconds=self._settings.processing_lease_seconds)
             started = event.processing_started_at or event.updated_at
@@ -109,6 +116,7 @@ class RecoveryService:
                 await self._reindex(event, check, started + lease)
                 return
             report.lease_expired += 1
+            lifecycle.requeue(event, now)
         else:
             await self._schedule.remove(check.key)
             event.schedule_key = None
@@ -116,11 +124,10 @@ class RecoveryService:
             report.cleared += 1
             return
         report.per_integration[check.integration_id] += 1
-        await self.enqueue(event, check.shards, now)
+        await self.send(event, check.shards, now)
 
-    async def enqueue(self, event: IntegrationEvent, shards: int, now: datetime) -> None:
-        """Queue the event for another delivery, keeping a check in case this send is lost."""
-        lifecycle.requeue(event, now)
+    async def send(self, event: IntegrationEvent, shards: int, now: datetime) -> None:
+        """Send the event's current message, keeping a check in case this send is lost."""
         grace = timedelta(seconds=self._settings.enqueue_grace_seconds)
         old_key = event.schedule_key
         event.schedule_key = await self._schedule.put(

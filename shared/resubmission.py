@@ -19,7 +19,7 @@ from shared.clock import iso
 from shared.errors import Conflict, NotFound
 from shared.management import parse_body
 from shared.models import EventStatus, IntegrationEvent
-from shared.ports import EventQuery, EventStore, IntegrationStore
+from shared.ports import EventQuery, EventStore, IntegrationStore, StaleWrite
 from shared.queries import EventFilter
 from shared.recovery import RecoveryService
 
@@ -105,22 +105,39 @@ class ResubmissionService:
 
     async def resubmit_one(self, integration_id: str, event_id: str, actor: str) -> dict[str, Any]:
         shards = await self._shards(integration_id)
-        event = await self._events.get(integration_id, event_id, shards)
-        if event is None:
-            raise NotFound(f"No event '{event_id}' in integration '{integration_id}'.")
-        if event.status is not EventStatus.FAILED:
-            raise Conflict(
-                f"Event {event_id} is {event.status.value}; only failed events can be resubmitted."
-            )
-        await self._resubmit(event, shards)
+        event = await self._resubmit_fresh(integration_id, event_id, shards, strict=True)
+        assert event is not None
         await self._jobs.audit(
             AuditEntry(integration_id, actor, "resubmit", [event.id], self._now())
         )
         return {"id": event.id, "status": event.status.value, "resubmissions": event.resubmissions}
 
-    async def _resubmit(self, event: IntegrationEvent, shards: int) -> None:
-        lifecycle.requeue(event, self._now(), resubmission=True)
-        await self._recovery.enqueue(event, shards, self._now())
+    async def _resubmit_fresh(
+        self, integration_id: str, event_id: str, shards: int, *, strict: bool
+    ) -> IntegrationEvent | None:
+        """Read the event and resubmit it; the timer may touch it meanwhile, so a stale
+        write is retried on a fresh copy. Returns None for an event that is not failed
+        (strict: raises 404/409 instead)."""
+        for _ in range(5):
+            event = await self._events.get(integration_id, event_id, shards)
+            if event is None:
+                if strict:
+                    raise NotFound(f"No event '{event_id}' in integration '{integration_id}'.")
+                return None
+            if event.status is not EventStatus.FAILED:
+                if strict:
+                    raise Conflict(
+                        f"Event {event_id} is {event.status.value}; only failed events can "
+                        "be resubmitted."
+                    )
+                return None
+            try:
+                lifecycle.requeue(event, self._now(), resubmission=True)
+                await self._recovery.send(event, shards, self._now())
+                return event
+            except StaleWrite:
+                continue
+        raise Conflict(f"Event {event_id} is changing right now; try again in a moment.")
 
     async def start_bulk(self, integration_id: str, document: Any, actor: str) -> dict[str, Any]:
         request = parse_body(EventFilter, {**(document or {}), "integrationId": integration_id})
@@ -186,11 +203,10 @@ class ResubmissionService:
         done: list[str] = []
         for summary in page.events:
             job.matched += 1
-            event = await self._events.get(job.integration_id, summary.id, shards)
-            if event is None or event.status is not EventStatus.FAILED:
+            event = await self._resubmit_fresh(job.integration_id, summary.id, shards, strict=False)
+            if event is None:
                 job.skipped += 1
                 continue
-            await self._resubmit(event, shards)
             done.append(event.id)
             job.resubmitted += 1
         job.continuation_token = page.continuation_token

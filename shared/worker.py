@@ -72,26 +72,32 @@ class Worker:
     async def handle(self, body: bytes) -> str:
         """Process one queue message; returns the event's status afterwards."""
         ref = EventRef.parse(body)
-        event = await self._events.get(ref.integration_id, ref.event_id, ref.shards)
-        if event is None:
-            log.warning("event %s not found; message dropped", ref.event_id)
-            return "missing"
-        if not lifecycle.may_process(event):
-            log.info("event %s already %s; duplicate delivery completed", event.id, event.status)
-            return event.status.value
+        for _ in range(5):
+            event = await self._events.get(ref.integration_id, ref.event_id, ref.shards)
+            if event is None:
+                log.warning("event %s not found; message dropped", ref.event_id)
+                return "missing"
+            if not lifecycle.may_process(event):
+                log.info("event %s already %s; delivery completed", event.id, event.status)
+                return event.status.value
+            try:
+                return await self._claim_and_attempt(event, ref.shards)
+            except StaleWrite:
+                # The timer or a person touched the event between our read and write:
+                # read it again and decide afresh, so no message is dropped unprocessed.
+                continue
+        raise StaleWrite(f"event {ref.event_id} kept changing; the message will be redelivered")
+
+    async def _claim_and_attempt(self, event: IntegrationEvent, shards: int) -> str:
+        """Mark the event processing (raises StaleWrite if it changed), then attempt it."""
         pause = self._breaker.paused_until(self._now())
         if pause is not None:
-            await self._postpone(event, ref.shards, pause)
+            await self._postpone(event, shards, pause)
             return event.status.value
         now = self._now()
         lifecycle.start_attempt(event, now)
-        try:
-            await self._events.save(event, ref.shards)
-        except StaleWrite:
-            # Another delivery of this event got there first; its outcome stands.
-            log.info("event %s taken by another delivery", event.id)
-            return "concurrent"
-        await self._attempt(event, ref.shards, now)
+        await self._events.save(event, shards)
+        await self._attempt(event, shards, now)
         return event.status.value
 
     async def _attempt(self, event: IntegrationEvent, shards: int, started: datetime) -> None:

@@ -4,6 +4,7 @@ and the whole local stack for end-to-end tests."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -40,9 +41,33 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 class Stack:
     """The local stack as a user sees it: the API, the sandbox, tokens."""
 
-    def __init__(self, api: str, sandbox: str, folder: Path) -> None:
-        self.api, self.sandbox, self.folder = api, sandbox, folder
+    def __init__(self, api: str, sandbox: str, folder: Path, env: dict[str, str]) -> None:
+        self.api, self.sandbox, self.folder, self.env = api, sandbox, folder, env
         self.http = httpx.Client(timeout=30)
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, module: str) -> None:
+        with open(self.folder / "stack.log", "ab") as log:
+            self.processes[module] = subprocess.Popen(
+                [sys.executable, "-m", module],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        url = (self.sandbox if module == "local.sandbox" else self.api) + "/health"
+        wait_up(url, self.processes[module])
+
+    def kill_host(self) -> None:
+        """SIGKILL the Functions host: a worker dying mid-processing, nothing cleaned up."""
+        process = self.processes.pop("local.host")
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def stop(self) -> None:
+        stop_all(list(self.processes.values()))
+        self.http.close()
 
     def admin(self, method: str, path: str, **kwargs: object) -> httpx.Response:
         return self.call(method, path, ADMIN, **kwargs)
@@ -131,32 +156,23 @@ def stack_environment(
     return env
 
 
-def start_stack(folder: Path, azurite: str) -> tuple[Stack, list[subprocess.Popen[bytes]]]:
+def start_stack(folder: Path, azurite: str, **settings: str) -> Stack:
+    """Sandbox and Functions host as subprocesses; `settings` override the environment."""
     api_port, sandbox_port = free_port(), free_port()
-    env = stack_environment(folder, azurite, api_port, sandbox_port)
-    log = open(folder / "stack.log", "ab")  # noqa: SIM115 (closed with the processes)
-    children = []
-    for module in ("local.sandbox", "local.host"):
-        children.append(
-            subprocess.Popen(
-                [sys.executable, "-m", module],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )
-    stack = Stack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sandbox_port}", folder)
-    wait_up(stack.sandbox + "/health", children[0])
-    wait_up(stack.api + "/health", children[1])
-    return stack, children
+    env = stack_environment(folder, azurite, api_port, sandbox_port) | settings
+    stack = Stack(f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sandbox_port}", folder, env)
+    try:
+        stack.start("local.sandbox")
+        stack.start("local.host")
+    except Exception:
+        stack.stop()
+        raise
+    return stack
 
 
 @pytest.fixture(scope="session")
 def stack(azurite: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The whole local stack (sandbox + Functions host on the test Azurite)."""
-    folder = tmp_path_factory.mktemp("stack")
-    running, children = start_stack(folder, azurite)
+    running = start_stack(tmp_path_factory.mktemp("stack"), azurite)
     yield running
-    stop_all(children)
+    running.stop()

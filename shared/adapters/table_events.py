@@ -159,7 +159,9 @@ class TableEventStore(EventStore):
     async def add_attempt(self, attempt: Attempt) -> None:
         entity = {
             "PartitionKey": attempt.event_id,
-            "RowKey": f"{attempt.number:04d}",
+            # A resubmission starts counting attempts again; its rows must not
+            # overwrite the attempts that failed before it.
+            "RowKey": f"{attempt.submission:03d}~{attempt.number:04d}",
             "startedAt": attempt.started_at,
             "finishedAt": attempt.finished_at,
             "outcome": attempt.outcome,
@@ -176,7 +178,8 @@ class TableEventStore(EventStore):
             return [
                 Attempt(
                     event_id=event_id,
-                    number=int(row["RowKey"]),
+                    number=int(row["RowKey"].rpartition("~")[2]),
+                    submission=int(row["RowKey"].partition("~")[0]),
                     started_at=row["startedAt"],
                     finished_at=row["finishedAt"],
                     outcome=row["outcome"],
@@ -209,6 +212,7 @@ class TableEventStore(EventStore):
             "scheduleKey": event.schedule_key,
             "skippedReason": event.skipped_reason,
             "resubmissions": event.resubmissions,
+            "enqueues": event.enqueues,
             "createdAt": event.created_at,
             "updatedAt": event.updated_at,
         }
@@ -248,6 +252,7 @@ class TableEventStore(EventStore):
             schedule_key=entity.get("scheduleKey"),
             skipped_reason=entity.get("skippedReason"),
             resubmissions=int(entity.get("resubmissions") or 0),
+            enqueues=int(entity.get("enqueues") or 0),
             created_at=entity["createdAt"],
             updated_at=entity["updatedAt"],
             etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,
