@@ -5,9 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck check-infra smoke clean
+.PHONY: setup browser run test lint typecheck check-infra smoke clean
 
 setup: $(STAMP) node_modules/.bin/azurite
+
+# Debian's Chromium for the dashboard's browser tests (needs root or sudo; without it
+# those tests are skipped outside CI and the rest still run).
+browser:
+	bash scripts/install-browser.sh || echo "Chromium not installed: the browser tests will be skipped."
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,7 +27,7 @@ node_modules/.bin/azurite: package.json package-lock.json
 run: setup
 	$(PY) -m local.run
 
-test: setup lint typecheck
+test: setup browser lint typecheck
 	$(PY) -m pytest -q
 
 lint: setup

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from shared import lifecycle
 from shared.auth import authenticate_integration
-from shared.clock import new_event_id
+from shared.clock import event_id_time_ms, from_epoch_ms, new_event_id
 from shared.config import Settings
 from shared.errors import TransientError, Unprocessable, ValidationFailed
 from shared.models import EventStatus, Integration, IntegrationEvent, OrderingScope
@@ -86,22 +86,30 @@ class InboundService:
         now = self._now()
         event_id = new_event_id(now)
         key = _clean_key(request.idempotency_key)
+        fresh_claim = False
         if key:
             body_hash = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
             earlier = await self._idempotency.claim(
                 integration.id, key, IdempotencyRecord(event_id, body_hash, now)
             )
+            fresh_claim = earlier is None
             if earlier is not None:
                 if earlier.body_hash != body_hash:
                     raise Unprocessable(
                         f"Idempotency-Key '{key}' was already used with a different body "
                         f"(event {earlier.event_id}). Use a new key for new data."
                     )
-                return Accepted(earlier.event_id, replayed=True)
+                shards = integration.partition_shards
+                if await self._events.get(integration.id, earlier.event_id, shards):
+                    return Accepted(earlier.event_id, replayed=True)
+                # The first request claimed the key and died before recording its event
+                # (it never answered 202): finish that acceptance under the same id.
+                event_id = earlier.event_id
+                now = from_epoch_ms(event_id_time_ms(event_id))
         try:
             event = await self._record(integration, validated, document, event_id, key, now)
         except Exception:
-            if key:
+            if fresh_claim and key:
                 await self._idempotency.release(integration.id, key)
             raise
         try:

@@ -113,8 +113,12 @@ class ManagementService:
         if change.orderingScope is not None:
             integration.ordering_scope = change.orderingScope
         if change.retry is not None:
-            integration.retry_max_attempts = change.retry.maxAttempts
-            integration.retry_base_delay_seconds = change.retry.baseDelaySeconds
+            # Only the fields sent change; null clears one back to the settings' default.
+            given = change.retry.model_fields_set
+            if "maxAttempts" in given:
+                integration.retry_max_attempts = change.retry.maxAttempts
+            if "baseDelaySeconds" in given:
+                integration.retry_base_delay_seconds = change.retry.baseDelaySeconds
         integration.updated_at = self._now()
         await self._integrations.save(integration)
         return integration.to_json()

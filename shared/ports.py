@@ -100,6 +100,11 @@ class ScheduledCheck:
     event_id: str
     shards: int
 
+    @property
+    def cursor(self) -> str:
+        """Position in due order (the row key), for reading on past this row."""
+        return self.key.rpartition("|")[2]
+
 
 class ScheduleStore(ABC):
     """The due-time index the timer reads instead of scanning events."""
@@ -112,8 +117,11 @@ class ScheduleStore(ABC):
     async def remove(self, key: str) -> None: ...
 
     @abstractmethod
-    async def due(self, now: datetime, limit: int) -> list[ScheduledCheck]:
-        """Rows due at or before `now`, earliest first; reads only due rows."""
+    async def due(
+        self, now: datetime, limit: int, after: str | None = None
+    ) -> list[ScheduledCheck]:
+        """Rows due at or before `now`, earliest first, past the cursor `after`;
+        reads only those rows."""
 
 
 @dataclass(frozen=True)

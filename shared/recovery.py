@@ -72,16 +72,18 @@ class RecoveryService:
         report = RecoveryReport()
         deadline = self._monotonic() + self._settings.timer_budget_seconds
         pace = self._settings.requeue_per_integration_per_run
-        seen: set[str] = set()
+        # Rows are handled in due order and the next read starts past the last one,
+        # so rows deferred by pacing do not hide later rows of other integrations.
+        cursor: str | None = None
         while True:
-            checks = [c for c in await self._schedule.due(self._now(), batch) if c.key not in seen]
+            checks = await self._schedule.due(self._now(), batch, after=cursor)
             if not checks:
                 return report
             for check in checks:
                 if self._monotonic() > deadline:
                     report.stopped_by_budget = True
                     return report
-                seen.add(check.key)
+                cursor = check.cursor
                 report.due += 1
                 if report.per_integration[check.integration_id] >= pace:
                     report.deferred += 1  # paced: stays due for the next run

@@ -20,13 +20,13 @@ import re
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from shared.adapters.azure_storage import StorageClients, collect, translate_errors
 from shared.clock import epoch_ms, event_id_time_ms
 from shared.errors import ValidationFailed
 from shared.models import Attempt, EventStatus, IntegrationEvent, LastError
-from shared.ports import EventPage, EventQuery, EventStore
+from shared.ports import EventPage, EventQuery, EventStore, StaleWrite
 
 INVERTED_MS_BASE = 10**13 - 1
 INLINE_PAYLOAD_LIMIT = 30_000  # characters; a string property holds 32K UTF-16 units
@@ -69,8 +69,12 @@ class TableEventStore(EventStore):
     async def add(self, event: IntegrationEvent, shards: int) -> None:
         await self._storage.ensure_created()
         entity = await self._to_entity(event, shards)
-        with translate_errors():
-            meta = await self._events.create_entity(entity)
+        try:
+            with translate_errors():
+                meta = await self._events.create_entity(entity)
+        except ResourceExistsError as exc:
+            # Two requests finishing one acceptance at once: the other one recorded it.
+            raise StaleWrite(f"event {event.id} exists already") from exc
         event.etag = meta.get("etag")
 
     async def get(self, integration_id: str, event_id: str, shards: int) -> IntegrationEvent | None:
@@ -104,19 +108,33 @@ class TableEventStore(EventStore):
         await self._storage.ensure_created()
         limit = max(1, min(query.limit, 500))
         after = _decode_token(query.continuation_token)
-        shard_rows = await asyncio.gather(
+        shard_results = await asyncio.gather(
             *(self._query_shard(query, shard, after, limit) for shard in range(query.shards))
         )
-        merged = sorted((row for rows in shard_rows for row in rows), key=lambda r: r["RowKey"])
+        merged = sorted(
+            (row for rows, _ in shard_results for row in rows), key=lambda r: r["RowKey"]
+        )
+        # A text search scans a bounded number of rows per shard; past the oldest row
+        # a shard scanned nothing is known, so the page stops there and the token
+        # resumes from it.
+        horizons = [horizon for _, horizon in shard_results if horizon]
+        horizon = min(horizons) if horizons else None
+        if horizon:
+            merged = [row for row in merged if row["RowKey"] <= horizon]
         page = merged[:limit]
-        more = len(merged) > limit or any(len(rows) >= limit for rows in shard_rows)
-        token = _encode_token(page[-1]["RowKey"]) if page and more else None
+        more = len(merged) > limit or any(len(rows) >= limit for rows, _ in shard_results)
+        token: str | None = None
+        if page and (more or (horizon and len(page) == limit)):
+            token = _encode_token(page[-1]["RowKey"])
+        elif horizon:
+            token = _encode_token(horizon)
         events = [await self._from_entity(row, with_payload=False) for row in page]
         return EventPage(events, token)
 
     async def _query_shard(
         self, query: EventQuery, shard: int, after: str | None, limit: int
-    ) -> list[Any]:
+    ) -> tuple[list[Any], str | None]:
+        """Up to `limit` matching rows, and for a capped text search the last row read."""
         clauses = ["PartitionKey eq @pk"]
         params: dict[str, Any] = {"pk": partition_key(query.integration_id, shard)}
         if after:
@@ -142,7 +160,7 @@ class TableEventStore(EventStore):
         )
         if not query.entity_id_contains:
             with translate_errors():
-                return await collect(rows, limit)
+                return await collect(rows, limit), None
         # Table Storage has no substring filter: scan a bounded number of rows here.
         needle = query.entity_id_contains.lower()
         found: list[Any] = []
@@ -152,8 +170,9 @@ class TableEventStore(EventStore):
             if needle in str(row.get("entityId") or "").lower():
                 found.append(row)
                 if len(found) >= limit:
-                    break
-        return found
+                    return found, None
+        capped = len(scanned) >= SCAN_CAP_PER_SHARD
+        return found, scanned[-1]["RowKey"] if capped else None
 
     # --- attempts -------------------------------------------------------------------
     async def add_attempt(self, attempt: Attempt) -> None:

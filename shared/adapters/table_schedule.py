@@ -51,23 +51,26 @@ class TableScheduleStore(ScheduleStore):
         except ResourceNotFoundError:
             pass
 
-    async def due(self, now: datetime, limit: int) -> list[ScheduledCheck]:
+    async def due(
+        self, now: datetime, limit: int, after: str | None = None
+    ) -> list[ScheduledCheck]:
         await self._storage.ensure_created()
         bound = f"{epoch_ms(now) + 1:013d}"
         per_partition = await asyncio.gather(
-            *(self._due_in(f"due~{n}", bound, limit) for n in range(SCHEDULE_PARTITIONS))
+            *(self._due_in(f"due~{n}", bound, limit, after) for n in range(SCHEDULE_PARTITIONS))
         )
         rows = sorted((row for rows in per_partition for row in rows), key=lambda r: r["RowKey"])
         self.rows_read += sum(len(rows) for rows in per_partition)
         return [_to_check(row) for row in rows[:limit]]
 
-    async def _due_in(self, partition: str, bound: str, limit: int) -> list[Any]:
+    async def _due_in(self, partition: str, bound: str, limit: int, after: str | None) -> list[Any]:
+        query = "PartitionKey eq @pk and RowKey lt @bound"
+        parameters = {"pk": partition, "bound": bound}
+        if after:
+            query += " and RowKey gt @after"
+            parameters["after"] = after
         with translate_errors():
-            rows = self._table.query_entities(
-                "PartitionKey eq @pk and RowKey lt @bound",
-                parameters={"pk": partition, "bound": bound},
-                results_per_page=limit,
-            )
+            rows = self._table.query_entities(query, parameters=parameters, results_per_page=limit)
             return await collect(rows, limit)
 
 

@@ -1,0 +1,3 @@
+from integrations_cli.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,317 @@
+"""The operations dashboard in a real browser (headless Chromium driven by Playwright)
+against the whole local stack: find a failed ERP order, understand why in plain words,
+fix the cause and resubmit it; a reader may look but not resubmit; bulk resubmission
+of a filtered set shows its progress.
+
+The main views are saved as screenshots under docs/screenshots/ (shown in the README).
+Chromium is Debian's (`scripts/install-browser.sh`); Playwright's own browsers are not
+used, so nothing is downloaded at test time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import OPERATOR, READER, Stack
+
+try:
+    from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+except ImportError:
+    if os.environ.get("CI"):
+        raise
+    pytest.skip("needs Playwright: pip install -r requirements-dev.txt", allow_module_level=True)
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SLOW = 30_000  # ms: long enough for a delivery plus one auto-refresh of the page
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and not os.environ.get("CI"),
+        reason="needs Debian's chromium at /usr/bin/chromium (run scripts/install-browser.sh); "
+        "in CI (CI set) these tests run and fail instead",
+    ),
+]
+
+
+# --- browser ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh tab (own sessionStorage) that fails the test on any script error."""
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, locale="en-GB", timezone_id="UTC"
+    )
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    yield tab
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+def count(page: Page, status: str) -> Locator:
+    """The number on a status tile (`all`, `failed`, ...)."""
+    return page.get_by_test_id(f"count-{status}").locator(".n")
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(300)  # let the last render settle (chips, fonts)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def open_dashboard(page: Page, stack: Stack, token: str, integration_id: str) -> None:
+    """As an operator would: the link with #token=, then pick the integration."""
+    page.goto(f"{stack.api}/dashboard#token={token}")
+    select = page.get_by_test_id("integration-select")
+    expect(select.locator(f"option[value='{integration_id}']")).to_have_count(1)
+    select.select_option(integration_id)
+    rows = page.locator(f"tbody[data-integration-id='{integration_id}']")
+    expect(rows).to_have_count(1)  # the list now shows this integration's events
+
+
+# --- data ---------------------------------------------------------------------------
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8].upper()}"
+
+
+def deliver(
+    stack: Stack, integration: dict[str, str], body: dict[str, Any], outcome: str
+) -> dict[str, Any]:
+    accepted = stack.push(integration["apiKey"], body)
+    assert accepted.status_code == 202, accepted.text
+    event = stack.wait_for(integration["id"], accepted.json()["messageId"], ("success", "failed"))
+    assert event["status"] == outcome, event
+    return dict(event)
+
+
+def order_create(external_id: str, sku: str) -> dict[str, Any]:
+    return {
+        "action": "order.create",
+        "data": {
+            "externalId": external_id,
+            "customer": {"email": "anna@example.com", "firstName": "Anna", "lastName": "Svensson"},
+            "lineItems": [{"sku": sku, "quantity": 1, "unitPrice": 4990}],
+        },
+    }
+
+
+def product_upsert(*skus: str) -> dict[str, Any]:
+    products = [{"sku": sku, "name": f"Lamp {sku}", "sellingPrice": 1990} for sku in skus]
+    return {"action": "product.upsert", "data": {"products": products}}
+
+
+def stock(sku: str, quantity: int) -> dict[str, Any]:
+    items = [{"sku": sku, "quantity": quantity, "warehouseId": "wh-01"}]
+    return {"action": "inventory.set", "data": {"items": items}}
+
+
+def price(sku: str) -> dict[str, Any]:
+    return {"action": "price.set", "data": {"items": [{"sku": sku, "sellingPrice": 2490}]}}
+
+
+def after_enqueue_checks(stack: Stack, since: float) -> None:
+    """Wait until the timer has done its enqueue check of events accepted at `since`.
+
+    Works around a race in the API: a resubmission that reads an event while the timer
+    clears that event's enqueue check fails its conditional save (StaleWrite) and the
+    request answers 500. Remove once resubmission retries on a stale write.
+    """
+    grace = float(getattr(stack, "env", {}).get("ENQUEUE_GRACE_SECONDS", "5"))
+    remaining = since + grace + 1.5 - time.monotonic()
+    if remaining > 0:
+        time.sleep(remaining)
+
+
+# --- tests --------------------------------------------------------------------------
+def test_operator_finds_failed_erp_order_understands_it_and_resubmits_it(
+    stack: Stack, page: Page
+) -> None:
+    integration = stack.new_integration("Northwind ERP")
+    chair, lamp, order_id = unique("CHAIR"), unique("LAMP"), unique("ERP-ORDER")
+    deliver(stack, integration, stock(chair, 42), "success")
+    deliver(stack, integration, product_upsert(chair), "success")
+    deliver(stack, integration, price(chair), "success")
+    failed = deliver(stack, integration, order_create(order_id, lamp), "failed")
+    failed_at = time.monotonic()
+    why = f"Cannot create order {order_id}: SKU '{lamp}' does not exist"
+    assert why in failed["lastError"]["message"]
+
+    open_dashboard(page, stack, OPERATOR, integration["id"])
+    # The token was taken from the URL and removed from the address bar at once.
+    assert "token" not in page.url
+    assert page.evaluate("sessionStorage.length") >= 1
+    rows = page.get_by_test_id("event-row")
+    expect(rows).to_have_count(4)
+    expect(count(page, "failed")).to_have_text("1")
+    expect(count(page, "success")).to_have_text("3")
+    screenshot(page, "event-list")
+    # The name typed once goes with every resubmission into the audit trail.
+    page.get_by_test_id("actor-name").fill("Dana from ops")
+
+    # Filter: only failed events; the failed order is there, its reason readable in the row.
+    page.get_by_test_id("status-filter").select_option("failed")
+    expect(rows).to_have_count(1)
+    row = rows.first
+    expect(row).to_have_attribute("data-status", "failed")
+    expect(row).to_contain_text("order.create")
+    expect(row.get_by_test_id("row-error")).to_contain_text(why)
+
+    # Drill in: the reason in plain words, the attempt, the masked exchange.
+    row.get_by_test_id("open-event").click()
+    detail = page.get_by_test_id("detail")
+    expect(detail).to_be_visible()
+    expect(detail.get_by_role("heading", level=2)).to_contain_text(f"Order {order_id}")
+    error = detail.get_by_test_id("detail-error")
+    expect(error).to_contain_text("The platform rejected this data")
+    expect(detail.get_by_test_id("detail-error-message")).to_contain_text(why)
+    expect(error).to_contain_text("product.upsert")  # what to do about a missing SKU
+    expect(detail.get_by_test_id("attempt")).to_have_count(1)
+    expect(detail.get_by_test_id("call")).to_contain_text("POST /v1/orders")
+    expect(detail.get_by_test_id("call-response")).to_contain_text("unknown_sku")
+    assert "anna@example.com" not in detail.inner_text()  # personal data stays masked
+    screenshot(page, "event-detail-error")
+
+    # Fix the cause (the product now exists), then resubmit with one click.
+    deliver(stack, integration, product_upsert(lamp), "success")
+    after_enqueue_checks(stack, failed_at)
+    detail.get_by_test_id("detail-retry").click()
+    expect(page.get_by_test_id("retry-accepted")).to_be_visible()
+    expect(detail.get_by_test_id("detail-status")).to_have_text("success", timeout=SLOW)
+    expect(detail.get_by_test_id("detail-success")).to_contain_text("after 1 resubmission")
+    expect(detail.get_by_test_id("attempt").last).to_contain_text("success")
+    expect(detail.get_by_test_id("detail-result")).to_contain_text(order_id)
+    expect(count(page, "success")).to_have_text("5", timeout=SLOW)
+    expect(count(page, "failed")).to_have_text("0")
+    page.get_by_test_id("count-all").click()  # back to every event: the order is a success now
+    expect(page.locator(f"[data-event-id='{failed['id']}']")).to_have_attribute(
+        "data-status", "success"
+    )
+    screenshot(page, "event-after-retry")
+
+    event = stack.event(integration["id"], failed["id"])
+    assert event["status"] == "success" and event["resubmissions"] == 1
+    audit = stack.admin("GET", f"/v1/integrations/{integration['id']}/audit").json()
+    assert any(
+        entry["actor"] == "operator:Dana from ops" and failed["id"] in entry["eventIds"]
+        for entry in audit["entries"]
+    ), audit
+
+
+def test_reader_token_may_look_but_retry_shows_the_403_message(stack: Stack, page: Page) -> None:
+    integration = stack.new_integration("Reader check")
+    failed = deliver(stack, integration, price(unique("GHOST")), "failed")
+
+    open_dashboard(page, stack, READER, integration["id"])
+    page.get_by_test_id("event-row").first.get_by_test_id("open-event").click()
+    detail = page.get_by_test_id("detail")
+    expect(detail.get_by_test_id("detail-error-message")).to_contain_text("does not exist")
+    detail.get_by_test_id("detail-retry").click()
+
+    refused = page.get_by_test_id("forbidden")
+    expect(refused).to_be_visible()
+    expect(refused).to_contain_text("This needs the operator role; your token has reader.")
+    expect(refused.get_by_role("button", name="Use another token")).to_be_visible()
+    event = stack.event(integration["id"], failed["id"])
+    assert event["status"] == "failed" and event["resubmissions"] == 0
+
+    # Offered a different token, the person signs in again as an operator.
+    refused.get_by_role("button", name="Use another token").click()
+    expect(page.get_by_test_id("auth-message")).to_be_visible()
+    page.get_by_test_id("token-input").fill(OPERATOR)
+    page.get_by_test_id("token-submit").click()
+    expect(page.get_by_test_id("event-row")).to_have_count(1)
+
+
+def test_sign_in_refuses_an_unknown_token_then_accepts_a_good_one(stack: Stack, page: Page) -> None:
+    page.goto(f"{stack.api}/dashboard")
+    expect(page.get_by_test_id("token-form")).to_be_visible()
+    page.get_by_label("Management token").fill("not-a-token")
+    page.get_by_test_id("token-submit").click()
+    expect(page.get_by_test_id("auth-message")).to_contain_text(
+        "The management token is not valid."
+    )
+    page.get_by_label("Management token").fill(READER)
+    page.get_by_test_id("token-submit").click()
+    expect(page.get_by_test_id("counts")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('integrations.dashboard.token')") == READER
+    assert page.evaluate("localStorage.length") == 0  # never kept beyond the tab
+
+
+def test_bulk_retry_of_a_filtered_set_shows_progress(stack: Stack, page: Page) -> None:
+    integration = stack.new_integration("Bulk price import")
+    skus = [unique("PRICE") for _ in range(3)]
+    for sku in skus:
+        deliver(stack, integration, price(sku), "failed")
+    other = deliver(stack, integration, order_create(unique("ERP-ORDER"), unique("NONE")), "failed")
+    failed_at = time.monotonic()
+
+    open_dashboard(page, stack, OPERATOR, integration["id"])
+    expect(count(page, "failed")).to_have_text("4")
+    page.get_by_test_id("action-filter").select_option("price.set")
+    rows = page.get_by_test_id("event-row")
+    expect(rows).to_have_count(3)
+
+    # The products now exist; resubmit every failed price.set at once.
+    deliver(stack, integration, product_upsert(*skus), "success")
+    after_enqueue_checks(stack, failed_at)
+    page.get_by_test_id("bulk-retry").click()
+    dialog = page.get_by_test_id("bulk-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_test_id("bulk-summary")).to_contain_text("Action: price.set")
+    dialog.get_by_test_id("bulk-confirm").click()
+
+    job = page.get_by_test_id("job")
+    expect(job).to_be_visible()
+    expect(job.get_by_test_id("job-status")).to_have_text("completed", timeout=SLOW)
+    expect(job.get_by_test_id("job-progress")).to_contain_text(re.compile(r"^3 resubmitted"))
+    for index in range(3):
+        expect(rows.nth(index)).to_have_attribute("data-status", "success", timeout=SLOW)
+    screenshot(page, "bulk-retry")
+
+    # The order outside the filter was left alone.
+    assert stack.event(integration["id"], other["id"])["status"] == "failed"
+
+
+def test_data_from_the_api_is_shown_as_text_never_run_as_html(stack: Stack, page: Page) -> None:
+    integration = stack.new_integration("<b>Escaping</b> check")
+    hostile = '<img src=x onerror="window.__pwned=1">'
+    body = {"action": "order.update", "entityId": hostile, "data": {"status": "shipped"}}
+    failed = deliver(stack, integration, body, "failed")
+
+    open_dashboard(page, stack, READER, integration["id"])
+    row = page.get_by_test_id("event-row").first
+    expect(row).to_contain_text(hostile)
+    expect(page.get_by_test_id("integration-select")).to_contain_text("<b>Escaping</b> check")
+    row.get_by_test_id("open-event").click()
+    expect(page.get_by_test_id("detail-error-message")).to_contain_text(hostile)
+    expect(page.get_by_test_id("detail")).to_contain_text(str(failed["id"]))
+    assert page.locator("img, b").count() == 0
+    assert page.evaluate("window.__pwned") is None

@@ -1,0 +1,502 @@
+"""The Table Storage adapters against Azurite. Every test makes its own ids, so tests
+share one Azurite (and one set of tables) without seeing each other's rows."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from shared.adapters.azure_storage import StorageClients
+from shared.adapters.table_events import (
+    INLINE_PAYLOAD_LIMIT,
+    SCAN_CAP_PER_SHARD,
+    TableEventStore,
+    event_keys,
+)
+from shared.adapters.table_integrations import TableIntegrationStore
+from shared.adapters.table_jobs import TableJobStore
+from shared.adapters.table_schedule import TableIdempotencyStore, TableScheduleStore
+from shared.adapters.table_versions import TableEntityVersionStore
+from shared.auth import generate_api_key, hash_key, key_hint
+from shared.clock import new_event_id
+from shared.config import Settings
+from shared.errors import ValidationFailed
+from shared.models import (
+    Attempt,
+    EventStatus,
+    Integration,
+    IntegrationEvent,
+    LastError,
+    OrderingScope,
+)
+from shared.ports import EventQuery, IdempotencyRecord, StaleWrite
+from shared.resubmission import AuditEntry, BulkJob
+
+pytestmark = pytest.mark.azurite
+
+BASE = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest_asyncio.fixture
+async def storage(azurite: str) -> AsyncIterator[StorageClients]:
+    clients = StorageClients(Settings(**{"AzureWebJobsStorage": azurite}))
+    yield clients
+    await clients.close()
+
+
+def new_id() -> str:
+    return "int_" + secrets.token_hex(8)
+
+
+def integration(**overrides: Any) -> tuple[Integration, str]:
+    key = generate_api_key()
+    values: dict[str, Any] = {
+        "id": new_id(),
+        "name": "Test ERP",
+        "service": "custom",
+        "enabled": True,
+        "key_hash": hash_key(key),
+        "key_hint": key_hint(key),
+        "created_at": BASE,
+        "updated_at": BASE,
+    }
+    values.update(overrides)
+    return Integration(**values), key
+
+
+def event(integration_id: str, at: datetime, **overrides: Any) -> IntegrationEvent:
+    values: dict[str, Any] = {
+        "id": new_event_id(at),
+        "integration_id": integration_id,
+        "action": "inventory.set",
+        "entity_id": None,
+        "status": EventStatus.QUEUED,
+        "created_at": at,
+        "updated_at": at,
+        "session_id": integration_id,
+        "max_attempts": 8,
+        "payload": {"action": "inventory.set", "data": {"items": [{"sku": "A", "quantity": 1}]}},
+    }
+    values.update(overrides)
+    return IntegrationEvent(**values)
+
+
+# --- integrations and the key index ---------------------------------------------------
+
+
+async def test_integrations_round_trip_and_keys_are_point_reads(storage: StorageClients) -> None:
+    store = TableIntegrationStore(storage)
+    created, key = integration(
+        ordering_scope=OrderingScope.ENTITY,
+        partition_shards=3,
+        retry_max_attempts=4,
+        retry_base_delay_seconds=2.5,
+    )
+    await store.add(created)
+    assert await store.get(created.id) == created
+    assert await store.integration_for_key(hash_key(key)) == created.id
+    assert await store.integration_for_key(hash_key(key + "x")) is None
+    assert await store.get(new_id()) is None
+    assert created.id in {item.id for item in await store.list()}
+
+    created.enabled, created.name = False, "Renamed"
+    created.retry_max_attempts = None
+    await store.save(created)
+    assert await store.get(created.id) == created
+
+
+async def test_replace_key_moves_the_index_to_the_new_hash(storage: StorageClients) -> None:
+    store = TableIntegrationStore(storage)
+    created, old_key = integration()
+    await store.add(created)
+    new_key = generate_api_key()
+    changed = replace(created, key_hash=hash_key(new_key), key_hint=key_hint(new_key))
+    await store.replace_key(changed, created.key_hash)
+    assert await store.integration_for_key(hash_key(old_key)) is None
+    assert await store.integration_for_key(hash_key(new_key)) == created.id
+    stored = await store.get(created.id)
+    assert stored is not None and stored.key_hash == hash_key(new_key)
+
+
+# --- events ---------------------------------------------------------------------------
+
+
+async def test_events_add_get_and_save(storage: StorageClients) -> None:
+    store = TableEventStore(storage)
+    integration_id = new_id()
+    original = event(integration_id, BASE, entity_id="SKU-1", idempotency_key="k1")
+    await store.add(original, shards=4)
+    assert original.etag
+    found = await store.get(integration_id, original.id, 4)
+    assert found == original and found is not None and found.etag == original.etag
+
+    found.status, found.attempts = EventStatus.FAILED, 2
+    found.next_retry_at = BASE + timedelta(seconds=30)
+    found.last_error = LastError("transient", "Could not set stock: 503.", 503)
+    found.result = {"levels": [{"sku": "A"}]}
+    found.schedule_key, found.resubmissions, found.dead_lettered = "due~1|x", 1, True
+    await store.save(found, 4)
+    again = await store.get(integration_id, original.id, 4)
+    assert again == found
+    assert again is not None and again.next_retry_at == BASE + timedelta(seconds=30)
+
+
+async def test_unknown_and_foreign_event_ids_read_as_none(storage: StorageClients) -> None:
+    store = TableEventStore(storage)
+    integration_id = new_id()
+    mine = event(integration_id, BASE)
+    await store.add(mine, 4)
+    assert await store.get(new_id(), mine.id, 4) is None  # another integration's id
+    assert await store.get(integration_id, new_event_id(BASE), 4) is None
+    assert await store.get(integration_id, "not-a-uuid", 4) is None
+
+
+async def test_saving_a_stale_copy_raises_stale_write(storage: StorageClients) -> None:
+    store = TableEventStore(storage)
+    integration_id = new_id()
+    original = event(integration_id, BASE)
+    await store.add(original, 4)
+    first = await store.get(integration_id, original.id, 4)
+    second = await store.get(integration_id, original.id, 4)
+    assert first is not None and second is not None
+    first.status = EventStatus.PROCESSING
+    await store.save(first, 4)
+    second.status = EventStatus.FAILED
+    with pytest.raises(StaleWrite):
+        await store.save(second, 4)
+    stored = await store.get(integration_id, original.id, 4)
+    assert stored is not None and stored.status is EventStatus.PROCESSING
+    # the copy that won keeps its new etag and may save again
+    first.status = EventStatus.SUCCESS
+    await store.save(first, 4)
+
+
+async def test_a_large_payload_goes_to_a_blob_and_reads_back(storage: StorageClients) -> None:
+    store = TableEventStore(storage)
+    integration_id = new_id()
+    items = [{"sku": f"SKU-{n:05d}", "quantity": n} for n in range(1500)]
+    payload = {"action": "inventory.set", "data": {"items": items}}
+    large = event(integration_id, BASE, payload=payload)
+    await store.add(large, 4)
+    pk, rk = event_keys(integration_id, large.id, 4)
+    row = await storage.table("events").get_entity(pk, rk)
+    assert "payload" not in row and row["payloadBlob"] == f"{integration_id}/{large.id}.json"
+    found = await store.get(integration_id, large.id, 4)
+    assert found is not None and found.payload == payload
+    # a payload just under the limit stays inline
+    small_items = [{"sku": "S", "quantity": 1}]
+    small = event(integration_id, BASE, payload={"data": {"items": small_items}})
+    await store.add(small, 4)
+    pk, rk = event_keys(integration_id, small.id, 4)
+    assert "payloadBlob" not in await storage.table("events").get_entity(pk, rk)
+    assert len(str(payload)) > INLINE_PAYLOAD_LIMIT
+
+
+async def many_events(
+    store: TableEventStore, integration_id: str, count: int, shards: int, **fields: Any
+) -> list[IntegrationEvent]:
+    created = []
+    for n in range(count):
+        item = event(integration_id, BASE + timedelta(seconds=n), **fields)
+        await store.add(item, shards)
+        created.append(item)
+    return created
+
+
+async def test_query_lists_newest_first_across_shards(storage: StorageClients) -> None:
+    store = TableEventStore(storage)
+    integration_id = new_id()
+    created = await many_events(store, integration_id, 12, shards=4)
+    page = await store.query(EventQuery(integration_id, shards=4, limit=50))
+    assert [e.id for e in page.events] == [e.id for e in reversed(created)]
+    assert page.continuation_token is None
+    # the query only reads this integration's partitions
+    other = new_id()
+    await many_events(store, other, 2, shards=4)
+    again = await store.query(EventQuery(integration_id, shards=4, limit=50))
+    assert len(again.events) == 12
+
+
+async def test_continuation_tokens_page_through_everything_once(storage: StorageClients) -> None:
+    store = TableEventStore(storage)
+    integration_id = new_id()
+    created = await many_events(store, integration_id, 23, shards=5)
+    seen: list[str] = []
+    token = None
+    pages = 0
+    while True:
+        page = await store.query(
+            EventQuery(integration_id, shards=5, limit=4, continuation_token=token)
+        )
+        pages += 1
+        assert len(page.events) <= 4
+        seen.extend(e.id for e in page.events)
+        token = page.continuation_token
+        if token is None:
+            break
+    assert seen == [e.id for e in reversed(created)]
+    assert pages in (6, 7)  # 23 / 4, plus perhaps one empty closing page
+
+
+async def test_a_foreign_continuation_token_is_a_400(storage: StorageClients) -> None:
+    store = TableEventStore(storage)
+    with pytest.raises(ValidationFailed, match="continuationToken"):
+        await store.query(EventQuery(new_id(), shards=2, continuation_token="%%%"))
+
+
+async def test_query_filters(storage: StorageClients) -> None:
+    store = TableEventStore(storage)
+    integration_id = new_id()
+    shards = 3
+    rows = [
+        ("inventory.set", "SKU-RED-1", EventStatus.SUCCESS, False),
+        ("inventory.set", "SKU-BLUE-2", EventStatus.FAILED, False),
+        ("order.update", "ord_red_3", EventStatus.FAILED, True),
+        ("price.set", None, EventStatus.QUEUED, False),
+        ("order.update", "ord_4", EventStatus.SKIPPED, False),
+    ]
+    created = []
+    for n, (action, entity_id, status, dead) in enumerate(rows):
+        item = event(
+            integration_id,
+            BASE + timedelta(minutes=n),
+            action=action,
+            entity_id=entity_id,
+            status=status,
+            dead_lettered=dead,
+        )
+        await store.add(item, shards)
+        created.append(item)
+
+    async def ids(**filters: Any) -> list[int]:
+        page = await store.query(EventQuery(integration_id, shards=shards, **filters))
+        return [next(i for i, c in enumerate(created) if c.id == e.id) for e in page.events]
+
+    assert await ids(status="failed") == [2, 1]
+    assert await ids(action="order.update") == [4, 2]
+    assert await ids(entity_id="SKU-BLUE-2") == [1]
+    assert await ids(entity_id_contains="red") == [2, 0]  # case-insensitive substring
+    assert await ids(dead_lettered=True) == [2]
+    assert await ids(dead_lettered=False) == [4, 3, 1, 0]
+    assert await ids(created_from=BASE + timedelta(minutes=1)) == [4, 3, 2, 1]
+    assert await ids(created_to=BASE + timedelta(minutes=1)) == [1, 0]
+    window = {
+        "created_from": BASE + timedelta(minutes=1),
+        "created_to": BASE + timedelta(minutes=3),
+    }
+    assert await ids(**window) == [3, 2, 1]
+    assert await ids(status="failed", action="inventory.set", **window) == [1]
+    assert await ids(status="failed", entity_id_contains="red") == [2]
+
+
+async def test_search_pages_through_matches_only(storage: StorageClients) -> None:
+    store = TableEventStore(storage)
+    integration_id = new_id()
+    created = []
+    for n in range(12):
+        entity = f"ORDER-{n}" if n % 3 == 0 else f"other-{n}"
+        item = event(integration_id, BASE + timedelta(seconds=n), entity_id=entity)
+        await store.add(item, 2)
+        created.append(item)
+    seen: list[str | None] = []
+    token: str | None = None
+    while True:
+        page = await store.query(
+            EventQuery(
+                integration_id, 2, entity_id_contains="order", limit=2, continuation_token=token
+            )
+        )
+        seen.extend(e.entity_id for e in page.events)
+        token = page.continuation_token
+        if not token:
+            break
+    assert seen == ["ORDER-9", "ORDER-6", "ORDER-3", "ORDER-0"]
+
+
+async def test_attempts_round_trip(storage: StorageClients) -> None:
+    store = TableEventStore(storage)
+    event_id = new_event_id(BASE)
+    calls = [{"method": "PUT", "url": "https://p/v1/prices", "status": 503, "request": {}}]
+    first = Attempt(
+        event_id,
+        1,
+        BASE,
+        BASE + timedelta(milliseconds=250),
+        "failed",
+        LastError("transient", "Could not set 1 price(s): 503.", 503),
+        calls,
+    )
+    second = Attempt(
+        event_id, 2, BASE + timedelta(minutes=1), BASE + timedelta(minutes=1), "success", None, []
+    )
+    await store.add_attempt(first)
+    await store.add_attempt(second)
+    assert await store.attempts(event_id) == [first, second]
+    assert await store.attempts(new_event_id(BASE)) == []
+
+
+# --- the due-time index ---------------------------------------------------------------
+
+
+async def test_schedule_returns_only_due_rows_earliest_first(storage: StorageClients) -> None:
+    store = TableScheduleStore(storage)
+    # A moment no other test uses: every row due before it is this test's own.
+    now = datetime(1971, 1, 1, tzinfo=UTC) + timedelta(seconds=secrets.randbelow(10**6))
+    integration_id = new_id()
+    due_ids = [new_event_id(BASE) for _ in range(6)]
+    later_id = new_event_id(BASE)
+    keys = []
+    try:
+        for n, event_id in enumerate(due_ids):
+            keys.append(
+                await store.put(now - timedelta(seconds=60 - n), integration_id, event_id, 3)
+            )
+        keys.append(await store.put(now + timedelta(milliseconds=1), integration_id, later_id, 3))
+        keys.append(await store.put(now, integration_id, "at-now", 3))  # due at `now` exactly
+
+        checks = [c for c in await store.due(now, 100) if c.integration_id == integration_id]
+        assert [c.event_id for c in checks] == [*due_ids, "at-now"]
+        assert checks[0].due == now - timedelta(seconds=60)
+        assert all(c.shards == 3 for c in checks)
+        assert [c.event_id for c in await store.due(now, 2)] == due_ids[:2]
+
+        await store.remove(checks[0].key)
+        await store.remove(checks[0].key)  # removing twice is fine
+        remaining = [c.event_id for c in await store.due(now, 100)]
+        assert due_ids[0] not in remaining and due_ids[1] in remaining
+        later = [c.event_id for c in await store.due(now + timedelta(seconds=1), 100)]
+        assert later_id in later
+    finally:
+        for key in keys:
+            await store.remove(key)
+
+
+async def test_putting_the_same_check_twice_keeps_one_row(storage: StorageClients) -> None:
+    store = TableScheduleStore(storage)
+    now = datetime(1972, 1, 1, tzinfo=UTC) + timedelta(seconds=secrets.randbelow(10**6))
+    integration_id, event_id = new_id(), new_event_id(BASE)
+    first = await store.put(now, integration_id, event_id, 2)
+    second = await store.put(now, integration_id, event_id, 2)
+    try:
+        assert first == second
+        mine = [c for c in await store.due(now, 100) if c.integration_id == integration_id]
+        assert len(mine) == 1
+    finally:
+        await store.remove(first)
+
+
+# --- Idempotency-Key records ----------------------------------------------------------
+
+
+async def test_idempotency_claim_replay_release_and_expiry(storage: StorageClients) -> None:
+    store = TableIdempotencyStore(storage, window_hours=1)
+    integration_id = new_id()
+    first = IdempotencyRecord(new_event_id(BASE), "hash-1", BASE)
+    assert await store.claim(integration_id, "order/42?#", first) is None
+    within = IdempotencyRecord(new_event_id(BASE), "hash-2", BASE + timedelta(minutes=59))
+    assert await store.claim(integration_id, "order/42?#", within) == first
+    # the same key in another integration is another key
+    assert await store.claim(new_id(), "order/42?#", within) is None
+    # after the window the key is free again and holds the new record
+    later = IdempotencyRecord(new_event_id(BASE), "hash-3", BASE + timedelta(hours=1, seconds=1))
+    assert await store.claim(integration_id, "order/42?#", later) is None
+    newer = IdempotencyRecord(new_event_id(BASE), "hash-4", BASE + timedelta(hours=1, minutes=2))
+    assert await store.claim(integration_id, "order/42?#", newer) == later
+    await store.release(integration_id, "order/42?#")
+    await store.release(integration_id, "order/42?#")
+    assert await store.claim(integration_id, "order/42?#", newer) is None
+
+
+# --- entity versions ------------------------------------------------------------------
+
+
+async def test_entity_versions_only_move_forward(storage: StorageClients) -> None:
+    store = TableEntityVersionStore(storage)
+    integration_id = new_id()
+    key = "customer:anna/o'brien#1@example.com"
+    assert await store.get(integration_id, key) is None
+    await store.advance(integration_id, key, "0000000000002~b")
+    await store.advance(integration_id, key, "0000000000001~a")
+    assert await store.get(integration_id, key) == "0000000000002~b"
+    await store.advance(integration_id, key, "0000000000003~c")
+    assert await store.get(integration_id, key) == "0000000000003~c"
+    assert await store.get(new_id(), key) is None
+    assert await store.get(integration_id, "customer:other") is None
+
+
+# --- jobs and the audit trail -----------------------------------------------------------
+
+
+async def test_jobs_round_trip_and_running_ones_are_listed(storage: StorageClients) -> None:
+    store = TableJobStore(storage)
+    integration_id = new_id()
+    job = BulkJob(
+        id="job_" + secrets.token_hex(4),
+        integration_id=integration_id,
+        filter={"integrationId": integration_id, "status": "failed"},
+        requested_by="operator:ann",
+        created_at=BASE,
+        updated_at=BASE,
+        matched=3,
+        resubmitted=2,
+        skipped=1,
+        continuation_token="abc",
+    )
+    await store.save_job(job)
+    assert await store.get_job(integration_id, job.id) == job
+    assert job.id in {j.id for j in await store.running_jobs()}
+    job.status, job.continuation_token = "completed", None
+    await store.save_job(job)
+    assert await store.get_job(integration_id, job.id) == job
+    assert job.id not in {j.id for j in await store.running_jobs()}
+    assert await store.get_job(integration_id, "job_missing") is None
+
+
+async def test_audit_trail_is_newest_first(storage: StorageClients) -> None:
+    store = TableJobStore(storage)
+    integration_id = new_id()
+    many = [new_event_id(BASE) for _ in range(600)]
+    await store.audit(AuditEntry(integration_id, "operator:ann", "resubmit", many[:1], BASE))
+    await store.audit(
+        AuditEntry(
+            integration_id, "admin", "bulk-resubmit", many, BASE + timedelta(minutes=1), "job_1"
+        )
+    )
+    trail = await store.audit_trail(integration_id)
+    assert [entry["action"] for entry in trail] == ["bulk-resubmit", "resubmit"]
+    assert trail[0]["jobId"] == "job_1" and len(trail[0]["eventIds"]) == 500
+    assert trail[1]["eventIds"] == many[:1] and trail[1]["actor"] == "operator:ann"
+    assert await store.audit_trail(new_id()) == []
+
+
+async def test_search_never_silently_drops_older_matches(storage: StorageClients) -> None:
+    store = TableEventStore(storage)
+    integration_id = new_id()
+    match = event(integration_id, BASE, entity_id="NEEDLE-1")
+    await store.add(match, 1)
+    # newer non-matching rows, more than one search scans, written in batches
+    table = storage.table("events")
+    rows = []
+    for n in range(SCAN_CAP_PER_SHARD + 1):
+        newer = event(integration_id, BASE + timedelta(seconds=1, milliseconds=n))
+        pk, rk = event_keys(integration_id, newer.id, 1)
+        rows.append({"PartitionKey": pk, "RowKey": rk, "entityId": f"hay-{n}"})
+    for start in range(0, len(rows), 100):
+        await table.submit_transaction([("create", row) for row in rows[start : start + 100]])
+    found: list[str] = []
+    token: str | None = None
+    for _ in range(100):
+        page = await store.query(
+            EventQuery(integration_id, 1, entity_id_contains="needle", continuation_token=token)
+        )
+        found.extend(e.id for e in page.events)
+        token = page.continuation_token
+        if not token:
+            break
+    assert found == [match.id]

@@ -1,0 +1,555 @@
+"""Small recording fakes of the core's ports, for unit tests.
+
+Each fake keeps its state in plain dicts and lists that tests read directly, and
+hands out copies (as a real store would), so a test never passes by sharing an
+object with the code under test.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from actions.base import PlatformCall
+from shared.auth import generate_api_key, hash_key, key_hint
+from shared.circuit import CircuitBreaker
+from shared.clock import epoch_ms, new_event_id
+from shared.config import Settings
+from shared.dead_letters import DeadLetterService
+from shared.errors import TransientError
+from shared.inbound import InboundRequest, InboundService
+from shared.management import ManagementService
+from shared.models import (
+    Attempt,
+    EventStatus,
+    Integration,
+    IntegrationEvent,
+    OrderingScope,
+    PlatformExchange,
+)
+from shared.ports import (
+    EventPage,
+    EventQuery,
+    EventStore,
+    IdempotencyRecord,
+    IdempotencyStore,
+    IntegrationStore,
+    MessageBus,
+    PlatformClient,
+    QueueMessage,
+    ScheduledCheck,
+    ScheduleStore,
+    SecretStore,
+    StaleWrite,
+)
+from shared.recovery import RecoveryService
+from shared.resubmission import AuditEntry, BulkJob, JobStore, ResubmissionService
+from shared.staleness import EntityVersionStore, StalenessGuard
+from shared.worker import Worker
+
+START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """`now()` for the core; moves only when a test says so."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.current = start
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> datetime:
+        self.current += timedelta(seconds=seconds)
+        return self.current
+
+
+class FakeMonotonic:
+    """A `time.monotonic` stand-in; `step` is added after every reading."""
+
+    def __init__(self, step: float = 0.0) -> None:
+        self.value = 0.0
+        self.step = step
+        self.readings = 0
+
+    def __call__(self) -> float:
+        self.readings += 1
+        reading = self.value
+        self.value += self.step
+        return reading
+
+
+# --- integrations -------------------------------------------------------------------
+
+
+class FakeIntegrationStore(IntegrationStore):
+    def __init__(self) -> None:
+        self.integrations: dict[str, Integration] = {}
+        self.key_index: dict[str, str] = {}  # key hash -> integration id
+        self.saves = 0
+
+    async def add(self, integration: Integration) -> None:
+        self.key_index[integration.key_hash] = integration.id
+        self.integrations[integration.id] = copy.deepcopy(integration)
+
+    async def get(self, integration_id: str) -> Integration | None:
+        found = self.integrations.get(integration_id)
+        return copy.deepcopy(found) if found else None
+
+    async def save(self, integration: Integration) -> None:
+        self.saves += 1
+        self.integrations[integration.id] = copy.deepcopy(integration)
+
+    async def list(self) -> list[Integration]:
+        return [copy.deepcopy(item) for item in self.integrations.values()]
+
+    async def integration_for_key(self, key_hash: str) -> str | None:
+        return self.key_index.get(key_hash)
+
+    async def replace_key(self, integration: Integration, old_hash: str | None) -> None:
+        self.key_index[integration.key_hash] = integration.id
+        await self.save(integration)
+        if old_hash and old_hash != integration.key_hash:
+            self.key_index.pop(old_hash, None)
+
+
+def make_integration(clock: FakeClock | None = None, **overrides: Any) -> tuple[Integration, str]:
+    """A new integration and its API key (not stored anywhere yet)."""
+    now = (clock or FakeClock())()
+    key = generate_api_key()
+    values: dict[str, Any] = {
+        "id": "int_" + hashlib.sha256(key.encode()).hexdigest()[:16],
+        "name": "Test ERP",
+        "service": "custom",
+        "enabled": True,
+        "key_hash": hash_key(key),
+        "key_hint": key_hint(key),
+        "created_at": now,
+        "updated_at": now,
+        "ordering_scope": OrderingScope.INTEGRATION,
+        "partition_shards": 4,
+    }
+    values.update(overrides)
+    return Integration(**values), key
+
+
+# --- events -------------------------------------------------------------------------
+
+
+class FakeEventStore(EventStore):
+    """Events with etag-like versions: saving a stale copy raises StaleWrite, like the
+    Table adapter. `saved` records (event id, status) for every write."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, IntegrationEvent] = {}
+        self.versions: dict[str, int] = {}
+        self.shards: dict[str, int] = {}
+        self.saved: list[tuple[str, EventStatus]] = []
+        self.attempt_log: list[Attempt] = []
+        self.after_get: list[Any] = []  # each get() then runs the first of these
+        # the next write (add or save) of an event in this status raises this, once
+        self.write_failures: dict[EventStatus, Exception] = {}
+
+    async def add(self, event: IntegrationEvent, shards: int) -> None:
+        if event.id in self.rows:
+            raise StaleWrite(f"event {event.id} exists already")
+        self._write(event, shards)
+
+    async def get(self, integration_id: str, event_id: str, shards: int) -> IntegrationEvent | None:
+        row = self.rows.get(event_id)
+        if row is None or row.integration_id != integration_id:
+            return None
+        found = copy.deepcopy(row)
+        found.etag = str(self.versions[event_id])
+        if self.after_get:
+            self.after_get.pop(0)()
+        return found
+
+    async def save(self, event: IntegrationEvent, shards: int) -> None:
+        if event.etag is not None and event.etag != str(self.versions.get(event.id)):
+            raise StaleWrite(f"event {event.id} changed since it was read")
+        self._write(event, shards)
+
+    def change(self, event_id: str, **fields: Any) -> None:
+        """Someone else wrote the event (another delivery, the timer, a person)."""
+        for name, value in fields.items():
+            setattr(self.rows[event_id], name, value)
+        self.versions[event_id] += 1
+
+    def _write(self, event: IntegrationEvent, shards: int) -> None:
+        if (failure := self.write_failures.pop(event.status, None)) is not None:
+            raise failure
+        self.versions[event.id] = self.versions.get(event.id, 0) + 1
+        self.shards[event.id] = shards
+        stored = copy.deepcopy(event)
+        stored.etag = None
+        self.rows[event.id] = stored
+        event.etag = str(self.versions[event.id])
+        self.saved.append((event.id, event.status))
+
+    async def query(self, query: EventQuery) -> EventPage:
+        """Newest first; the token is a position (the last row's key), as in the Table
+        adapter, so events changing status between pages neither repeat nor vanish."""
+
+        def row_key(event: IntegrationEvent) -> str:
+            return f"{10**13 - epoch_ms(event.created_at):013d}~{event.id}"
+
+        matches = sorted(
+            (
+                event
+                for event in self.rows.values()
+                if event.integration_id == query.integration_id
+                and (query.status is None or event.status.value == query.status)
+                and (query.action is None or event.action == query.action)
+                and (query.entity_id is None or event.entity_id == query.entity_id)
+                and (
+                    query.entity_id_contains is None
+                    or query.entity_id_contains.lower() in (event.entity_id or "").lower()
+                )
+                and (query.dead_lettered is None or event.dead_lettered == query.dead_lettered)
+                and (query.created_from is None or event.created_at >= query.created_from)
+                and (query.created_to is None or event.created_at <= query.created_to)
+                and (query.continuation_token is None or row_key(event) > query.continuation_token)
+            ),
+            key=row_key,
+        )
+        page = [copy.deepcopy(event) for event in matches[: query.limit]]
+        more = len(matches) > query.limit
+        return EventPage(page, row_key(page[-1]) if more else None)
+
+    async def add_attempt(self, attempt: Attempt) -> None:
+        self.attempt_log.append(copy.deepcopy(attempt))
+
+    async def attempts(self, event_id: str) -> list[Attempt]:
+        return [copy.deepcopy(a) for a in self.attempt_log if a.event_id == event_id]
+
+    def stored(self, event_id: str) -> IntegrationEvent:
+        return copy.deepcopy(self.rows[event_id])
+
+
+def make_event(
+    integration: Integration,
+    clock: FakeClock,
+    action: str = "inventory.set",
+    data: dict[str, Any] | None = None,
+    entity_id: str | None = None,
+    **overrides: Any,
+) -> IntegrationEvent:
+    """A queued event as the inbound service would record it (not stored yet)."""
+    now = clock()
+    if data is None:
+        data = {"items": [{"sku": "CHAIR-UNO-BLK", "quantity": 42, "warehouseId": "wh-01"}]}
+    document: dict[str, Any] = {"action": action, "data": data}
+    if entity_id:
+        document["entityId"] = entity_id
+    values: dict[str, Any] = {
+        "id": new_event_id(now),
+        "integration_id": integration.id,
+        "action": action,
+        "entity_id": entity_id,
+        "status": EventStatus.QUEUED,
+        "created_at": now,
+        "updated_at": now,
+        "session_id": integration.id,
+        "max_attempts": 3,
+        "payload": document,
+    }
+    values.update(overrides)
+    return IntegrationEvent(**values)
+
+
+# --- schedule and idempotency -------------------------------------------------------
+
+
+class FakeScheduleStore(ScheduleStore):
+    """Keys like the Table adapter's: one row per (due, integration, event)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, ScheduledCheck] = {}
+        self.removed: list[str] = []
+        self.due_calls: list[tuple[datetime, int]] = []
+
+    async def put(self, due: datetime, integration_id: str, event_id: str, shards: int) -> str:
+        key = f"{epoch_ms(due):013d}~{integration_id}~{event_id}"
+        self.rows[key] = ScheduledCheck(key, due, integration_id, event_id, shards)
+        return key
+
+    async def remove(self, key: str) -> None:
+        self.removed.append(key)
+        self.rows.pop(key, None)
+
+    async def due(
+        self, now: datetime, limit: int, after: str | None = None
+    ) -> list[ScheduledCheck]:
+        self.due_calls.append((now, limit))
+        ready = sorted(
+            (c for c in self.rows.values() if c.due <= now and (after is None or c.key > after)),
+            key=lambda c: c.key,
+        )
+        return ready[:limit]
+
+    def for_event(self, event_id: str) -> list[ScheduledCheck]:
+        return [check for check in self.rows.values() if check.event_id == event_id]
+
+
+class FakeIdempotencyStore(IdempotencyStore):
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], IdempotencyRecord] = {}
+        self.claims: list[tuple[str, str]] = []
+        self.released: list[tuple[str, str]] = []
+
+    async def claim(
+        self, integration_id: str, key: str, record: IdempotencyRecord
+    ) -> IdempotencyRecord | None:
+        self.claims.append((integration_id, key))
+        existing = self.records.get((integration_id, key))
+        if existing is not None:
+            return existing
+        self.records[(integration_id, key)] = record
+        return None
+
+    async def release(self, integration_id: str, key: str) -> None:
+        self.released.append((integration_id, key))
+        self.records.pop((integration_id, key), None)
+
+
+# --- queue, secrets, platform ---------------------------------------------------------
+
+
+class FakeMessageBus(MessageBus):
+    """Records every message sent; `failures` are raised by the next sends, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[QueueMessage] = []
+        self.failures: deque[Exception] = deque()
+
+    async def send(self, message: QueueMessage) -> None:
+        if self.failures:
+            raise self.failures.popleft()
+        self.sent.append(message)
+
+    def fail_next(self, count: int = 1) -> None:
+        for _ in range(count):
+            self.failures.append(TransientError("Service Bus send failed: ServiceBusError"))
+
+
+class FakeSecretStore(SecretStore):
+    def __init__(self) -> None:
+        self.secrets: dict[str, str] = {}
+
+    async def set_secret(self, name: str, value: str) -> None:
+        self.secrets[name] = value
+
+    async def get_secret(self, name: str) -> str | None:
+        return self.secrets.get(name)
+
+
+@dataclass(frozen=True)
+class NoResponse:
+    """A scripted platform call that got no answer (timeout, refused connection)."""
+
+    error: str = "The platform did not answer in time (timeout)."
+
+
+@dataclass
+class RecordedCall:
+    call: PlatformCall
+    idempotency_key: str
+
+
+@dataclass
+class FakePlatformClient(PlatformClient):
+    """Answers calls from a script of (status, body, headers) or NoResponse, in order."""
+
+    script: deque[tuple[int, Any, dict[str, str]] | NoResponse] = field(default_factory=deque)
+    calls: list[RecordedCall] = field(default_factory=list)
+
+    def answer(
+        self, status: int, body: Any = None, headers: dict[str, str] | None = None
+    ) -> FakePlatformClient:
+        self.script.append((status, body if body is not None else {}, headers or {}))
+        return self
+
+    def no_response(self, error: str = NoResponse.error) -> FakePlatformClient:
+        self.script.append(NoResponse(error))
+        return self
+
+    @property
+    def idempotency_keys(self) -> list[str]:
+        return [recorded.idempotency_key for recorded in self.calls]
+
+    async def call(self, call: PlatformCall, idempotency_key: str) -> PlatformExchange:
+        self.calls.append(RecordedCall(call, idempotency_key))
+        if not self.script:
+            raise AssertionError(f"unexpected platform call {call.operation_id}")
+        step = self.script.popleft()
+        exchange = PlatformExchange(
+            method="PUT",
+            url=f"https://platform.test/{call.operation_id}",
+            request_headers={
+                "Authorization": "Bearer platform-secret",
+                "Idempotency-Key": idempotency_key,
+            },
+            request_body=call.body,
+            started_at=START,
+            duration_ms=1.0,
+        )
+        if isinstance(step, NoResponse):
+            exchange.error = step.error
+        else:
+            exchange.status, exchange.response_body, exchange.response_headers = step
+        return exchange
+
+
+class FakeEntityVersionStore(EntityVersionStore):
+    def __init__(self) -> None:
+        self.versions: dict[tuple[str, str], str] = {}
+        self.advances: list[tuple[str, str, str]] = []
+
+    async def get(self, integration_id: str, key: str) -> str | None:
+        return self.versions.get((integration_id, key))
+
+    async def advance(self, integration_id: str, key: str, version: str) -> None:
+        self.advances.append((integration_id, key, version))
+        current = self.versions.get((integration_id, key))
+        if current is None or version > current:
+            self.versions[(integration_id, key)] = version
+
+
+def json_body(document: Any) -> bytes:
+    return json.dumps(document).encode()
+
+
+def all_strings(value: Any) -> Iterable[str]:
+    """Every string in a JSON-like value, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from all_strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from all_strings(item)
+
+
+# --- the core wired to the fakes ------------------------------------------------------
+
+
+def unit_settings(**values: Any) -> Settings:
+    """Settings for unit tests: short, round numbers; `values` by setting name."""
+    defaults: dict[str, Any] = {
+        "RETRY_MAX_ATTEMPTS": 3,
+        "RETRY_BASE_DELAY_SECONDS": 10,
+        "RETRY_MAX_DELAY_SECONDS": 100,
+        "RETRY_OVERRIDES": "{}",
+        "ENQUEUE_GRACE_SECONDS": 60,
+        "PROCESSING_LEASE_SECONDS": 300,
+        "TIMER_BUDGET_SECONDS": 45,
+        "REQUEUE_PER_INTEGRATION_PER_RUN": 200,
+        "MAX_ITEMS_PER_EVENT": 100,
+        "MASKED_FIELDS": "",
+        "EVENT_PARTITION_SHARDS": 4,
+    }
+    defaults.update(values)
+    return Settings(**defaults)
+
+
+@dataclass
+class World:
+    """Every service of the core on fakes, sharing one clock."""
+
+    settings: Settings = field(default_factory=unit_settings)
+    clock: FakeClock = field(default_factory=FakeClock)
+    integrations: FakeIntegrationStore = field(default_factory=FakeIntegrationStore)
+    events: FakeEventStore = field(default_factory=FakeEventStore)
+    schedule: FakeScheduleStore = field(default_factory=FakeScheduleStore)
+    idempotency: FakeIdempotencyStore = field(default_factory=FakeIdempotencyStore)
+    bus: FakeMessageBus = field(default_factory=FakeMessageBus)
+    platform: FakePlatformClient = field(default_factory=FakePlatformClient)
+    versions: FakeEntityVersionStore = field(default_factory=FakeEntityVersionStore)
+    secrets: FakeSecretStore = field(default_factory=FakeSecretStore)
+    breaker: CircuitBreaker = field(default_factory=lambda: CircuitBreaker(threshold=3))
+    monotonic: FakeMonotonic = field(default_factory=FakeMonotonic)
+    jobs: FakeJobStore = field(default_factory=lambda: FakeJobStore())
+
+    def __post_init__(self) -> None:
+        self.inbound = InboundService(
+            self.settings,
+            self.integrations,
+            self.events,
+            self.schedule,
+            self.idempotency,
+            self.bus,
+            self.clock,
+        )
+        self.worker = Worker(
+            self.settings,
+            self.integrations,
+            self.events,
+            self.schedule,
+            self.platform,
+            StalenessGuard(self.versions),
+            self.breaker,
+            self.clock,
+        )
+        self.recovery = RecoveryService(
+            self.settings, self.events, self.schedule, self.bus, self.clock, self.monotonic
+        )
+        self.dead_letters = DeadLetterService(self.events, self.schedule, self.clock)
+        self.management = ManagementService(
+            self.settings, self.integrations, self.secrets, self.clock
+        )
+        self.resubmission = ResubmissionService(
+            self.integrations, self.events, self.jobs, self.recovery, self.clock
+        )
+
+    async def integration(self, **overrides: Any) -> tuple[Integration, str]:
+        integration, key = make_integration(self.clock, **overrides)
+        await self.integrations.add(integration)
+        return integration, key
+
+    async def push(self, key: str, document: Any, idempotency_key: str | None = None) -> str:
+        """Accept a request as the inbound route would; returns the event id."""
+        accepted = await self.inbound.accept(
+            InboundRequest(
+                f"Bearer {key}", "application/json", json_body(document), idempotency_key
+            )
+        )
+        return accepted.message_id
+
+    async def deliver(self, message: QueueMessage | None = None) -> str:
+        """Hand a sent message (the latest by default) to the worker."""
+        message = message or self.bus.sent[-1]
+        return await self.worker.handle(json.dumps(message.body).encode())
+
+    def event(self, event_id: str) -> IntegrationEvent:
+        return self.events.stored(event_id)
+
+    def messages_for(self, event_id: str) -> list[QueueMessage]:
+        return [m for m in self.bus.sent if m.body["eventId"] == event_id]
+
+
+class FakeJobStore(JobStore):
+    def __init__(self) -> None:
+        self.jobs: dict[tuple[str, str], BulkJob] = {}
+        self.entries: list[AuditEntry] = []
+
+    async def save_job(self, job: BulkJob) -> None:
+        self.jobs[(job.integration_id, job.id)] = copy.deepcopy(job)
+
+    async def get_job(self, integration_id: str, job_id: str) -> BulkJob | None:
+        found = self.jobs.get((integration_id, job_id))
+        return copy.deepcopy(found) if found else None
+
+    async def running_jobs(self) -> list[BulkJob]:
+        return [copy.deepcopy(job) for job in self.jobs.values() if job.status == "running"]
+
+    async def audit(self, entry: AuditEntry) -> None:
+        self.entries.append(entry)

@@ -1,0 +1,295 @@
+"""Accepting an inbound request, through fakes of every port."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from shared.config import Settings
+from shared.errors import (
+    Forbidden,
+    PayloadTooLarge,
+    TransientError,
+    Unauthenticated,
+    Unprocessable,
+    ValidationFailed,
+)
+from shared.inbound import MAX_SESSION_ID, Accepted, InboundRequest, InboundService
+from shared.models import EventStatus, Integration, OrderingScope
+from tests.unit.fakes import (
+    FakeClock,
+    FakeEventStore,
+    FakeIdempotencyStore,
+    FakeIntegrationStore,
+    FakeMessageBus,
+    FakeScheduleStore,
+    json_body,
+    make_integration,
+)
+
+INVENTORY = {
+    "action": "inventory.set",
+    "data": {"items": [{"sku": "CHAIR-UNO-BLK", "quantity": 42, "warehouseId": "wh-01"}]},
+}
+
+
+@dataclass
+class Inbound:
+    clock: FakeClock = field(default_factory=FakeClock)
+    integrations: FakeIntegrationStore = field(default_factory=FakeIntegrationStore)
+    events: FakeEventStore = field(default_factory=FakeEventStore)
+    schedule: FakeScheduleStore = field(default_factory=FakeScheduleStore)
+    idempotency: FakeIdempotencyStore = field(default_factory=FakeIdempotencyStore)
+    bus: FakeMessageBus = field(default_factory=FakeMessageBus)
+    settings: Settings = field(
+        default_factory=lambda: Settings(
+            ENQUEUE_GRACE_SECONDS=120, RETRY_MAX_ATTEMPTS=6, MAX_ITEMS_PER_EVENT=50
+        )
+    )
+
+    @property
+    def service(self) -> InboundService:
+        return InboundService(
+            self.settings,
+            self.integrations,
+            self.events,
+            self.schedule,
+            self.idempotency,
+            self.bus,
+            self.clock,
+        )
+
+    async def integration(self, **overrides: Any) -> tuple[Integration, str]:
+        integration, key = make_integration(self.clock, **overrides)
+        await self.integrations.add(integration)
+        return integration, key
+
+    async def push(
+        self,
+        key: str | None,
+        document: Any = INVENTORY,
+        idempotency_key: str | None = None,
+        content_type: str = "application/json",
+    ) -> Accepted:
+        return await self.service.accept(
+            InboundRequest(
+                authorization=f"Bearer {key}" if key else None,
+                content_type=content_type,
+                body=json_body(document),
+                idempotency_key=idempotency_key,
+            )
+        )
+
+    def nothing_recorded(self) -> bool:
+        return not self.events.rows and not self.schedule.rows and not self.bus.sent
+
+
+@pytest.fixture
+def inbound() -> Inbound:
+    return Inbound()
+
+
+# --- authentication -------------------------------------------------------------------
+
+
+async def test_a_missing_authorization_header_is_401(inbound: Inbound) -> None:
+    await inbound.integration()
+    with pytest.raises(Unauthenticated) as caught:
+        await inbound.push(None)
+    assert caught.value.status == 401 and "Authorization: Bearer" in caught.value.message
+    with pytest.raises(Unauthenticated):
+        await inbound.service.accept(InboundRequest("Basic abc", "application/json", b"{}"))
+    assert inbound.nothing_recorded()
+
+
+async def test_a_management_token_on_the_inbound_route_is_401(inbound: Inbound) -> None:
+    await inbound.integration()
+    with pytest.raises(Unauthenticated, match="not a management token"):
+        await inbound.push("test-admin-token")
+    assert inbound.nothing_recorded()
+
+
+async def test_an_unknown_key_is_401(inbound: Inbound) -> None:
+    _, key = await inbound.integration()
+    with pytest.raises(Unauthenticated, match="not valid"):
+        await inbound.push(key + "x")
+    assert inbound.nothing_recorded()
+
+
+async def test_a_disabled_integration_is_403(inbound: Inbound) -> None:
+    _, key = await inbound.integration(enabled=False, name="Old ERP")
+    with pytest.raises(Forbidden) as caught:
+        await inbound.push(key)
+    assert caught.value.status == 403 and "'Old ERP' is disabled" in caught.value.message
+    assert inbound.nothing_recorded()
+
+
+async def test_invalid_data_records_nothing(inbound: Inbound) -> None:
+    _, key = await inbound.integration()
+    with pytest.raises(ValidationFailed):
+        await inbound.push(key, {"action": "inventory.set", "data": {"items": []}})
+    with pytest.raises(PayloadTooLarge):
+        items = [{"sku": f"S{n}", "quantity": 1} for n in range(51)]
+        await inbound.push(key, {"action": "inventory.set", "data": {"items": items}})
+    assert inbound.nothing_recorded()
+
+
+# --- accepted ---------------------------------------------------------------------------
+
+
+async def test_an_accepted_event_is_recorded_queued_checked_and_sent(inbound: Inbound) -> None:
+    integration, key = await inbound.integration()
+    accepted = await inbound.push(key)
+    assert not accepted.replayed
+    event = inbound.events.stored(accepted.message_id)
+    assert event.status is EventStatus.QUEUED
+    assert event.integration_id == integration.id
+    assert event.action == "inventory.set"
+    assert event.payload == INVENTORY
+    assert event.max_attempts == 6
+    assert event.created_at == inbound.clock()
+    assert inbound.events.shards[event.id] == integration.partition_shards
+    # the timer's safety net: a check after the grace period
+    [check] = inbound.schedule.for_event(event.id)
+    assert check.due == inbound.clock() + timedelta(seconds=120)
+    assert event.schedule_key == check.key
+    # the message: first delivery under the event id, one session per integration
+    [message] = inbound.bus.sent
+    assert message.message_id == event.id
+    assert message.session_id == integration.id
+    assert message.body == {
+        "eventId": event.id,
+        "integrationId": integration.id,
+        "shards": integration.partition_shards,
+    }
+
+
+async def test_each_request_gets_its_own_event(inbound: Inbound) -> None:
+    _, key = await inbound.integration()
+    first, second = await inbound.push(key), await inbound.push(key)
+    assert first.message_id != second.message_id
+    assert [m.message_id for m in inbound.bus.sent] == [first.message_id, second.message_id]
+
+
+async def test_the_integrations_retry_override_sets_max_attempts(inbound: Inbound) -> None:
+    _, key = await inbound.integration(retry_max_attempts=2)
+    accepted = await inbound.push(key)
+    assert inbound.events.stored(accepted.message_id).max_attempts == 2
+
+
+async def test_entity_ordering_gives_one_session_per_entity(inbound: Inbound) -> None:
+    integration, key = await inbound.integration(ordering_scope=OrderingScope.ENTITY)
+    update = {"action": "order.update", "entityId": "ord_1", "data": {"status": "shipped"}}
+    other = {"action": "order.update", "entityId": "ord_2", "data": {"status": "shipped"}}
+    await inbound.push(key, update)
+    await inbound.push(key, update)
+    await inbound.push(key, other)
+    await inbound.push(key, INVENTORY)  # no entityId: the data's first entity key
+    sessions = [message.session_id for message in inbound.bus.sent]
+    assert sessions == [
+        f"{integration.id}:ord_1",
+        f"{integration.id}:ord_1",
+        f"{integration.id}:ord_2",
+        f"{integration.id}:inventory:CHAIR-UNO-BLK@wh-01",
+    ]
+    for message in inbound.bus.sent:
+        assert inbound.events.stored(message.message_id).session_id == message.session_id
+
+
+async def test_a_long_entity_session_id_is_hashed_to_fit(inbound: Inbound) -> None:
+    integration, key = await inbound.integration(ordering_scope=OrderingScope.ENTITY)
+    update = {"action": "order.update", "entityId": "o" * 200, "data": {"status": "shipped"}}
+    await inbound.push(key, update)
+    await inbound.push(key, update)
+    first, second = (message.session_id for message in inbound.bus.sent)
+    assert first == second and len(first) <= MAX_SESSION_ID
+    assert first.startswith(integration.id + ":")
+
+
+# --- Idempotency-Key --------------------------------------------------------------------
+
+
+async def test_a_repeated_idempotency_key_replays_and_sends_nothing(inbound: Inbound) -> None:
+    integration, key = await inbound.integration()
+    first = await inbound.push(key, idempotency_key="order-42")
+    inbound.clock.advance(5)
+    reordered = {"data": INVENTORY["data"], "action": "inventory.set"}  # same JSON
+    replay = await inbound.push(key, reordered, idempotency_key=" order-42 ")
+    assert replay == Accepted(first.message_id, replayed=True)
+    assert len(inbound.events.rows) == 1 and len(inbound.bus.sent) == 1
+    assert inbound.events.stored(first.message_id).idempotency_key == "order-42"
+    # keys are per integration: another integration may use the same one
+    _, other_key = await inbound.integration(id="int_other")
+    other = await inbound.push(other_key, idempotency_key="order-42")
+    assert other.message_id != first.message_id and not other.replayed
+    assert ("int_other", "order-42") in inbound.idempotency.records
+    assert (integration.id, "order-42") in inbound.idempotency.records
+
+
+async def test_a_claim_whose_request_died_is_finished_by_the_resend(inbound: Inbound) -> None:
+    """The first request claimed the key, then its process died before recording the
+    event (no 202 was sent); the client's resend must record it, not replay a ghost."""
+    integration, key = await inbound.integration()
+    first = await inbound.push(key, idempotency_key="crash-1")
+    del inbound.events.rows[first.message_id]  # as if the crash came before the write
+    inbound.bus.sent.clear()
+    resend = await inbound.push(key, idempotency_key="crash-1")
+    assert resend.message_id == first.message_id
+    event = inbound.events.stored(first.message_id)
+    assert event.status.value == "queued" and event.integration_id == integration.id
+    assert [m.message_id for m in inbound.bus.sent] == [first.message_id]
+    again = await inbound.push(key, idempotency_key="crash-1")
+    assert again == Accepted(first.message_id, replayed=True) and len(inbound.bus.sent) == 1
+
+
+async def test_the_same_key_with_a_different_body_is_422(inbound: Inbound) -> None:
+    _, key = await inbound.integration()
+    first = await inbound.push(key, idempotency_key="k1")
+    changed = {"action": "inventory.set", "data": {"items": [{"sku": "B", "quantity": 1}]}}
+    with pytest.raises(Unprocessable) as caught:
+        await inbound.push(key, changed, idempotency_key="k1")
+    assert caught.value.status == 422
+    assert "'k1'" in caught.value.message and first.message_id in caught.value.message
+    assert len(inbound.events.rows) == 1 and len(inbound.bus.sent) == 1
+
+
+async def test_a_blank_idempotency_key_is_no_key(inbound: Inbound) -> None:
+    _, key = await inbound.integration()
+    first = await inbound.push(key, idempotency_key="  ")
+    second = await inbound.push(key, idempotency_key="")
+    assert first.message_id != second.message_id
+    assert inbound.idempotency.claims == []
+
+
+async def test_an_overlong_idempotency_key_is_refused(inbound: Inbound) -> None:
+    _, key = await inbound.integration()
+    with pytest.raises(ValidationFailed, match="Idempotency-Key"):
+        await inbound.push(key, idempotency_key="k" * 201)
+    assert inbound.nothing_recorded()
+
+
+async def test_a_failed_write_releases_the_idempotency_key(inbound: Inbound) -> None:
+    integration, key = await inbound.integration()
+    failure = TransientError("Storage is unavailable: ServiceRequestError")
+    inbound.events.write_failures[EventStatus.QUEUED] = failure
+    with pytest.raises(TransientError):
+        await inbound.push(key, idempotency_key="k2")
+    assert inbound.idempotency.released == [(integration.id, "k2")]
+    assert inbound.bus.sent == []
+
+
+# --- the queue is down ------------------------------------------------------------------
+
+
+async def test_a_failing_send_still_accepts_and_leaves_the_check(inbound: Inbound) -> None:
+    _, key = await inbound.integration()
+    inbound.bus.fail_next()
+    accepted = await inbound.push(key)
+    assert inbound.bus.sent == []
+    event = inbound.events.stored(accepted.message_id)
+    assert event.status is EventStatus.QUEUED
+    [check] = inbound.schedule.for_event(event.id)
+    assert check.key == event.schedule_key  # the timer will send it

@@ -1,0 +1,169 @@
+"""Managing integrations: the key is shown once, only its hash is kept; changes apply."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import pytest
+
+from shared.auth import API_KEY_PREFIX, authenticate_integration, hash_key
+from shared.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
+from shared.management import secret_name
+from shared.models import OrderingScope
+from tests.unit.fakes import World
+
+STOCK = {"action": "inventory.set", "data": {"items": [{"sku": "A", "quantity": 1}]}}
+
+
+async def create(world: World, **fields: object) -> dict[str, object]:
+    return await world.management.create({"service": "custom", "name": "My ERP Sync", **fields})
+
+
+async def test_create_returns_the_key_once_and_stores_only_its_hash() -> None:
+    world = World()
+    created = await create(world, enabled=True)
+    key = str(created["apiKey"])
+    assert key.startswith(API_KEY_PREFIX) and len(key) > len(API_KEY_PREFIX) + 30
+    integration_id = str(created["id"])
+    stored = world.integrations.integrations[integration_id]
+    assert stored.key_hash == hash_key(key)
+    assert key not in json.dumps(asdict(stored), default=str)
+    assert stored.key_hint == f"{API_KEY_PREFIX}…{key[-4:]}" == created["apiKeyHint"]
+    assert world.secrets.secrets == {secret_name(integration_id): key}
+    assert world.integrations.key_index == {hash_key(key): integration_id}
+    assert created["name"] == "My ERP Sync" and created["enabled"] is True
+    assert created["orderingScope"] == "integration"
+    assert stored.partition_shards == world.settings.event_partition_shards
+    # later reads never show it
+    again = (await world.management.get(integration_id)).to_json()
+    assert "apiKey" not in again and key not in json.dumps(again)
+    assert key not in json.dumps(await world.management.list())
+
+
+async def test_the_created_key_authenticates() -> None:
+    world = World()
+    created = await create(world)
+    found = await authenticate_integration(world.integrations, f"Bearer {created['apiKey']}")
+    assert found.id == created["id"]
+
+
+async def test_every_integration_gets_its_own_key() -> None:
+    world = World()
+    first, second = await create(world), await create(world, name="Other")
+    assert first["id"] != second["id"] and first["apiKey"] != second["apiKey"]
+    assert [item["name"] for item in await world.management.list()] == ["My ERP Sync", "Other"]
+
+
+@pytest.mark.parametrize(
+    ("document", "path"),
+    [
+        ({"service": "shopify", "name": "x"}, "service"),
+        ({"service": "custom", "name": "  "}, "name"),
+        ({"service": "custom"}, "name"),
+        ({"service": "custom", "name": "x", "apiKey": "mine"}, "apiKey"),
+        ({"service": "custom", "name": "x", "orderingScope": "global"}, "orderingScope"),
+    ],
+)
+async def test_create_refuses_bad_bodies(document: dict[str, object], path: str) -> None:
+    world = World()
+    with pytest.raises(ValidationFailed) as caught:
+        await world.management.create(document)
+    assert path in [problem.path for problem in caught.value.details]
+    assert world.integrations.integrations == {} and world.secrets.secrets == {}
+
+
+async def test_a_regenerated_key_replaces_the_old_one_at_once() -> None:
+    world = World()
+    created = await create(world)
+    old_key, integration_id = str(created["apiKey"]), str(created["id"])
+    regenerated = await world.management.regenerate_key(integration_id)
+    new_key = str(regenerated["apiKey"])
+    assert new_key.startswith(API_KEY_PREFIX) and new_key != old_key
+    assert regenerated["apiKeyHint"] == f"{API_KEY_PREFIX}…{new_key[-4:]}"
+    with pytest.raises(Unauthenticated):
+        await authenticate_integration(world.integrations, f"Bearer {old_key}")
+    assert (await authenticate_integration(world.integrations, f"Bearer {new_key}")).id == (
+        integration_id
+    )
+    assert world.secrets.secrets[secret_name(integration_id)] == new_key
+    assert hash_key(old_key) not in world.integrations.key_index
+
+
+async def test_an_old_key_is_refused_even_while_its_index_row_lingers() -> None:
+    world = World()
+    created = await create(world)
+    old_key, integration_id = str(created["apiKey"]), str(created["id"])
+    await world.management.regenerate_key(integration_id)
+    world.integrations.key_index[hash_key(old_key)] = integration_id  # delete not done yet
+    with pytest.raises(Unauthenticated):
+        await authenticate_integration(world.integrations, f"Bearer {old_key}")
+
+
+async def test_patch_enabled_turns_pushes_away_and_back() -> None:
+    world = World()
+    created = await create(world)
+    integration_id, key = str(created["id"]), str(created["apiKey"])
+    world.clock.advance(60)
+    changed = await world.management.patch(integration_id, {"enabled": False})
+    assert changed["enabled"] is False and changed["updatedAt"] != changed["createdAt"]
+    with pytest.raises(Forbidden):
+        await world.push(key, STOCK)
+    await world.management.patch(integration_id, {"enabled": True})
+    assert await world.push(key, STOCK)
+
+
+async def test_patch_ordering_scope_changes_the_sessions_of_new_events() -> None:
+    world = World()
+    created = await create(world)
+    integration_id, key = str(created["id"]), str(created["apiKey"])
+    changed = await world.management.patch(integration_id, {"orderingScope": "entity"})
+    assert changed["orderingScope"] == "entity"
+    assert world.integrations.integrations[integration_id].ordering_scope is OrderingScope.ENTITY
+    await world.push(key, STOCK)
+    assert world.bus.sent[-1].session_id == f"{integration_id}:inventory:A@*"
+
+
+async def test_patch_retry_overrides_and_clearing_them() -> None:
+    world = World()
+    created = await create(world)
+    integration_id, key = str(created["id"]), str(created["apiKey"])
+    changed = await world.management.patch(
+        integration_id, {"retry": {"maxAttempts": 5, "baseDelaySeconds": 2.5}, "name": "Renamed"}
+    )
+    assert changed["retry"] == {"maxAttempts": 5, "baseDelaySeconds": 2.5}
+    assert changed["name"] == "Renamed"
+    event_id = await world.push(key, STOCK)
+    assert world.event(event_id).max_attempts == 5
+    kept = await world.management.patch(integration_id, {"retry": {"maxAttempts": 7}})
+    assert kept["retry"] == {"maxAttempts": 7, "baseDelaySeconds": 2.5}  # merged, not replaced
+    cleared = await world.management.patch(
+        integration_id, {"retry": {"maxAttempts": None, "baseDelaySeconds": None}}
+    )
+    assert cleared["retry"] == {"maxAttempts": None, "baseDelaySeconds": None}
+    assert cleared["name"] == "Renamed"  # fields not sent are kept
+
+
+@pytest.mark.parametrize(
+    "document",
+    [{"retry": {"maxAttempts": 0}}, {"retry": {"baseDelaySeconds": 0}}, {"enabled": "perhaps"}],
+)
+async def test_patch_refuses_bad_values(document: dict[str, object]) -> None:
+    world = World()
+    created = await create(world)
+    with pytest.raises(ValidationFailed):
+        await world.management.patch(str(created["id"]), document)
+    assert world.integrations.saves == 0
+
+
+async def test_unknown_integrations_are_404() -> None:
+    world = World()
+    for call in (
+        world.management.get("int_missing"),
+        world.management.patch("int_missing", {"enabled": False}),
+        world.management.regenerate_key("int_missing"),
+    ):
+        with pytest.raises(NotFound) as caught:
+            await call
+        assert caught.value.status == 404 and "int_missing" in caught.value.message
+    assert world.secrets.secrets == {}

@@ -1,0 +1,64 @@
+"""Property: no e-mail address in any input survives masking, wherever it sits."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from shared.masking import mask, mask_email_text
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+# Words around the address never contain '@', so any address in the output came from it.
+# No example database: the property runs the same everywhere and writes no files.
+quick = settings(max_examples=100, deadline=None, database=None)
+words = st.text(alphabet=st.sampled_from("abc XYZ,:;()<>[]\"'\n0123456789"), max_size=20)
+
+
+def places(address: str, before: str, after: str) -> list[Any]:
+    text = f"{before} {address} {after}"
+    return [
+        text,
+        {"message": text},
+        {"customer": {"email": address, "notes": [text]}},
+        [{"items": [text, 1, None]}],
+        {address: {"orders": 2}},  # maps keyed by e-mail, as bulk answers often are
+    ]
+
+
+@quick
+@given(address=st.emails(), before=words, after=words)
+def test_no_email_address_survives_masking(address: str, before: str, after: str) -> None:
+    local = address.rpartition("@")[0]
+    for value in places(address, before, after):
+        masked = json.dumps(mask(value), ensure_ascii=False)
+        assert address not in masked
+        assert f"{local}@" not in masked
+        assert f"{local}***@" not in masked or len(local) == 1
+
+
+@quick
+@given(address=st.emails())
+def test_at_most_the_first_character_of_the_local_part_shows(address: str) -> None:
+    local = address.rpartition("@")[0]
+    masked = mask_email_text(f"To: <{address}>")
+    assert masked.startswith("To: <") and "***@" in masked, masked
+    shown = masked[len("To: <") : masked.index("***@")]
+    # the first character, after any quotes that open the address
+    assert local.startswith(shown) and len(shown.lstrip("'`")) == 1, masked
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(
+    value=st.recursive(
+        st.none() | st.integers() | words,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from("xyz"), inner),
+        max_leaves=8,
+    )
+)
+def test_values_without_sensitive_data_are_unchanged(value: Any) -> None:
+    assert mask(value) == value

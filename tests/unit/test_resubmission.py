@@ -1,0 +1,146 @@
+"""A person's resubmission: one event or a filter's worth, audited, with a fresh key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.circuit import CircuitBreaker
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.models import EventStatus
+from shared.resubmission import BulkJob
+from tests.unit.fakes import World
+
+
+def stock(sku: str) -> dict[str, Any]:
+    return {"action": "inventory.set", "data": {"items": [{"sku": sku, "quantity": 1}]}}
+
+
+async def rejected(world: World, key: str, sku: str = "A") -> str:
+    world.platform.answer(422, {"message": f"SKU '{sku}' does not exist"})
+    event_id = await world.push(key, stock(sku))
+    await world.deliver()
+    assert world.event(event_id).status is EventStatus.FAILED
+    return event_id
+
+
+async def test_a_resubmitted_event_is_asked_again_under_a_fresh_key() -> None:
+    world = World()
+    integration, key = await world.integration()
+    event_id = await rejected(world, key)
+    world.clock.advance(3600)  # the data owner fixed the SKU meanwhile
+    answer = await world.resubmission.resubmit_one(integration.id, event_id, "operator:ann")
+    assert answer == {"id": event_id, "status": "queued", "resubmissions": 1}
+    event = world.event(event_id)
+    assert event.status is EventStatus.QUEUED and event.attempts == 0
+    first, again = world.messages_for(event_id)
+    assert again.message_id != first.message_id and again.session_id == first.session_id
+    [check] = world.schedule.for_event(event_id)  # in case this send is lost
+    assert check.key == event.schedule_key
+
+    world.platform.answer(200, {"items": []})
+    assert await world.deliver() == "success"
+    keys = world.platform.idempotency_keys
+    assert keys[0] == event_id and keys[1] != event_id and keys[1].startswith(event_id)
+    [entry] = world.jobs.entries
+    assert (entry.actor, entry.action, entry.event_ids) == ("operator:ann", "resubmit", [event_id])
+
+
+async def test_a_dead_lettered_event_gets_a_new_attempt_budget() -> None:
+    world = World(breaker=CircuitBreaker(threshold=100))
+    integration, key = await world.integration()
+    world.platform.answer(503).answer(503).answer(503)
+    event_id = await world.push(key, stock("A"))
+    for _ in range(3):
+        await world.deliver()
+        if world.event(event_id).next_retry_at:
+            world.clock.current = world.event(event_id).next_retry_at  # type: ignore[assignment]
+            await world.recovery.run_once()
+    assert world.event(event_id).dead_lettered
+    await world.resubmission.resubmit_one(integration.id, event_id, "admin")
+    event = world.event(event_id)
+    assert not event.dead_lettered and event.attempts == 0 and event.last_error is not None
+
+
+async def test_only_failed_events_can_be_resubmitted() -> None:
+    world = World()
+    integration, key = await world.integration()
+    world.platform.answer(200, {"items": []})
+    event_id = await world.push(key, stock("A"))
+    await world.deliver()
+    with pytest.raises(Conflict) as caught:
+        await world.resubmission.resubmit_one(integration.id, event_id, "admin")
+    assert caught.value.status == 409 and "success" in caught.value.message
+    with pytest.raises(NotFound):
+        await world.resubmission.resubmit_one(integration.id, "nope", "admin")
+    with pytest.raises(NotFound):
+        await world.resubmission.resubmit_one("int_missing", event_id, "admin")
+    assert world.jobs.entries == []
+
+
+async def test_bulk_resubmission_of_a_filter_pages_through_every_match_once() -> None:
+    world = World()
+    integration, key = await world.integration()
+    failed = []
+    for n in range(5):
+        failed.append(await rejected(world, key, f"S{n}"))
+        world.clock.advance(1)
+    world.platform.answer(200, {"items": []})
+    fine = await world.push(key, stock("OK"))
+    await world.deliver()
+
+    job = await world.resubmission.start_bulk(integration.id, {"status": "failed"}, "op")
+    assert job["status"] == "completed"
+    assert job["progress"] == {"matched": 5, "resubmitted": 5, "skipped": 0}
+    assert all(world.event(e).status is EventStatus.QUEUED for e in failed)
+    assert world.event(fine).status is EventStatus.SUCCESS
+    [entry] = world.jobs.entries
+    assert entry.action == "bulk-resubmit" and sorted(entry.event_ids) == sorted(failed)
+    stored = await world.resubmission.job(integration.id, str(job["id"]))
+    assert stored.status == "completed" and stored.filter == {
+        "integrationId": integration.id,
+        "status": "failed",
+        "limit": 50,
+    }
+
+
+async def test_a_bulk_job_advances_page_by_page_and_can_be_cancelled() -> None:
+    world = World()
+    integration, key = await world.integration()
+    failed = []
+    for n in range(5):
+        failed.append(await rejected(world, key, f"S{n}"))
+        world.clock.advance(1)
+    now = world.clock()
+    job = BulkJob(
+        "job_paged",
+        integration.id,
+        {"integrationId": integration.id, "status": "failed"},
+        "op",
+        now,
+        now,
+    )
+    await world.jobs.save_job(job)
+    await world.resubmission.advance(job, page_size=2)
+    await world.resubmission.advance(job, page_size=2)
+    assert (job.status, job.matched, job.resubmitted) == ("running", 4, 4)
+    newest_first = list(reversed(failed))
+    assert [world.event(e).status for e in newest_first] == [EventStatus.QUEUED] * 4 + [
+        EventStatus.FAILED
+    ]
+    cancelled = await world.resubmission.cancel(integration.id, job.id, "op")
+    assert cancelled["status"] == "cancelled"
+    assert await world.resubmission.advance_all() == 0
+    assert world.event(failed[0]).status is EventStatus.FAILED
+    assert world.jobs.entries[-1].action == "cancel-bulk-resubmit"
+
+
+async def test_a_bulk_filter_is_validated() -> None:
+    world = World()
+    integration, _ = await world.integration()
+    with pytest.raises(ValidationFailed):
+        await world.resubmission.start_bulk(integration.id, {"status": "broken"}, "op")
+    with pytest.raises(NotFound):
+        await world.resubmission.start_bulk("int_missing", {}, "op")
+    assert world.jobs.jobs == {}

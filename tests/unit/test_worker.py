@@ -1,0 +1,332 @@
+"""The queue worker: one event applied to the platform and its outcome recorded."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from shared.circuit import CircuitBreaker
+from shared.errors import TransientError
+from shared.masking import REMOVED
+from shared.models import EventStatus
+from shared.ports import StaleWrite
+from shared.worker import UnreadableMessage
+from tests.unit.fakes import World, unit_settings
+
+
+def stock(*lines: tuple[str, int]) -> dict[str, Any]:
+    items = [{"sku": sku, "quantity": quantity, "warehouseId": "wh-01"} for sku, quantity in lines]
+    return {"action": "inventory.set", "data": {"items": items}}
+
+
+def adjust(sku: str, by: int) -> dict[str, Any]:
+    return {"action": "inventory.adjust", "data": {"items": [{"sku": sku, "adjustment": by}]}}
+
+
+async def accepted(world: World, document: Any) -> tuple[str, str]:
+    """An integration with one accepted event; returns (integration id, event id)."""
+    integration, key = await world.integration()
+    return integration.id, await world.push(key, document)
+
+
+async def retry_due(world: World, event_id: str) -> None:
+    """Let the timer re-enqueue a failed event once its retry time has come."""
+    next_retry = world.event(event_id).next_retry_at
+    assert next_retry is not None
+    world.clock.current = next_retry
+    await world.recovery.run_once()
+    assert world.event(event_id).status is EventStatus.QUEUED
+
+
+async def test_success_records_the_result_and_removes_the_check() -> None:
+    world = World()
+    world.platform.answer(200, {"items": [{"sku": "A", "warehouseId": "wh-01", "quantity": 5}]})
+    _, event_id = await accepted(world, stock(("A", 5)))
+    assert world.schedule.for_event(event_id)
+    assert await world.deliver() == "success"
+    event = world.event(event_id)
+    assert event.status is EventStatus.SUCCESS
+    assert event.attempts == 1
+    assert event.result == {"levels": [{"sku": "A", "warehouseId": "wh-01", "quantity": 5}]}
+    assert event.last_error is None and event.schedule_key is None
+    assert world.schedule.for_event(event_id) == []
+    # what was sent, under which key
+    [call] = world.platform.calls
+    assert call.call.operation_id == "setInventoryLevels"
+    assert call.call.body == {"items": [{"sku": "A", "quantity": 5, "warehouseId": "wh-01"}]}
+    assert call.idempotency_key == event_id
+    # the statuses it went through, and the masked communication log
+    assert [s for eid, s in world.events.saved if eid == event_id] == [
+        EventStatus.QUEUED,
+        EventStatus.PROCESSING,
+        EventStatus.SUCCESS,
+    ]
+    [attempt] = await world.events.attempts(event_id)
+    assert attempt.outcome == "success" and attempt.number == 1
+    assert attempt.calls[0]["request"]["headers"]["Authorization"] == REMOVED
+    assert attempt.calls[0]["status"] == 200
+
+
+async def test_a_permanent_failure_waits_for_a_person() -> None:
+    world = World()
+    rejection = {
+        "error": "unknown_sku",
+        "message": "SKU 'NOPE' does not exist",
+        "details": [{"path": "items[0].sku"}],
+    }
+    world.platform.answer(422, rejection)
+    _, event_id = await accepted(world, adjust("NOPE", -1))
+    assert await world.deliver() == "failed"
+    event = world.event(event_id)
+    assert event.status is EventStatus.FAILED
+    assert event.next_retry_at is None and not event.dead_lettered
+    assert event.last_error is not None
+    assert event.last_error.kind == "permanent" and event.last_error.http_status == 422
+    assert event.last_error.message == (
+        "Cannot adjust stock for 'NOPE': SKU 'NOPE' does not exist (items[0].sku)"
+    )
+    assert world.schedule.for_event(event_id) == []
+    [attempt] = await world.events.attempts(event_id)
+    assert attempt.outcome == "failed" and attempt.error == event.last_error
+
+
+async def test_a_transient_failure_is_scheduled_for_a_retry() -> None:
+    world = World()
+    world.platform.answer(503, {"message": "Down for maintenance"}, {"Retry-After": "7"})
+    _, event_id = await accepted(world, stock(("A", 5)))
+    first_check = world.event(event_id).schedule_key
+    assert await world.deliver() == "failed"
+    event = world.event(event_id)
+    assert event.status is EventStatus.FAILED and event.attempts == 1
+    assert event.last_error is not None and event.last_error.kind == "transient"
+    assert event.next_retry_at is not None
+    # Retry-After is a floor, the first ceiling (10 s) the top of the jitter
+    assert timedelta(seconds=7) <= event.next_retry_at - world.clock() <= timedelta(seconds=10)
+    [check] = world.schedule.for_event(event_id)
+    assert check.due == event.next_retry_at and check.key == event.schedule_key
+    assert first_check in world.schedule.removed
+
+
+async def test_a_timeout_is_retried_under_the_same_platform_key() -> None:
+    world = World()
+    world.platform.no_response().answer(200, {"items": []})
+    _, event_id = await accepted(world, stock(("A", 5)))
+    assert await world.deliver() == "failed"
+    event = world.event(event_id)
+    assert event.last_error is not None and event.last_error.http_status is None
+    assert "did not answer in time" in event.last_error.message
+    await retry_due(world, event_id)
+    assert await world.deliver() == "success"
+    assert world.platform.idempotency_keys == [event_id, event_id]
+    assert world.event(event_id).attempts == 2
+    assert [a.number for a in await world.events.attempts(event_id)] == [1, 2]
+
+
+async def test_exhausted_retries_are_dead_lettered() -> None:
+    world = World(settings=unit_settings(RETRY_MAX_ATTEMPTS=2))
+    world.platform.answer(500).answer(502)
+    _, event_id = await accepted(world, stock(("A", 5)))
+    assert await world.deliver() == "failed"
+    await retry_due(world, event_id)
+    assert await world.deliver() == "failed"
+    event = world.event(event_id)
+    assert event.dead_lettered and event.next_retry_at is None
+    assert event.attempts == 2 and event.status is EventStatus.FAILED
+    assert event.last_error is not None and "Gave up after 2 attempts" in event.last_error.message
+    assert world.schedule.for_event(event_id) == []
+
+
+async def test_the_integrations_base_delay_applies_to_retries() -> None:
+    world = World(breaker=CircuitBreaker(threshold=100))
+    _, key = await world.integration(retry_base_delay_seconds=0.5)
+    for n in range(8):  # with the default 10 s base, 8 draws under 0.5 s are unlikely
+        world.platform.answer(503)
+        event_id = await world.push(key, stock((f"S{n}", 1)))
+        await world.deliver()
+        next_retry = world.event(event_id).next_retry_at
+        assert next_retry is not None
+        assert next_retry - world.clock() <= timedelta(seconds=0.5)
+
+
+async def test_a_duplicate_delivery_of_a_done_event_does_not_call_again() -> None:
+    world = World()
+    world.platform.answer(200, {"items": []})
+    _, event_id = await accepted(world, stock(("A", 5)))
+    await world.deliver()
+    saves = len(world.events.saved)
+    assert await world.deliver() == "success"
+    assert world.event(event_id).attempts == 1
+    assert len(world.platform.calls) == 1
+    assert len(world.events.saved) == saves
+
+
+async def test_losing_the_race_to_a_finished_delivery_means_no_call() -> None:
+    world = World()
+    _, event_id = await accepted(world, stock(("A", 5)))
+    # between our read and our write, another delivery of the event succeeded
+    world.events.after_get.append(
+        lambda: world.events.change(event_id, status=EventStatus.SUCCESS, attempts=1)
+    )
+    assert await world.deliver() == "success"
+    assert world.platform.calls == []
+    assert world.event(event_id).attempts == 1
+
+
+async def test_an_event_touched_by_the_timer_meanwhile_is_read_again_and_run() -> None:
+    world = World()
+    world.platform.answer(200, {"items": []})
+    _, event_id = await accepted(world, stock(("A", 5)))
+    world.events.after_get.append(lambda: world.events.change(event_id))  # still queued
+    assert await world.deliver() == "success"
+    assert len(world.platform.calls) == 1
+    assert world.event(event_id).attempts == 1
+
+
+async def test_an_event_that_keeps_changing_is_left_for_a_redelivery() -> None:
+    world = World()
+    _, event_id = await accepted(world, stock(("A", 5)))
+    for _ in range(10):
+        world.events.after_get.append(lambda: world.events.change(event_id))
+    with pytest.raises(StaleWrite):
+        await world.deliver()
+    assert world.platform.calls == []
+
+
+async def test_an_open_breaker_postpones_without_counting_an_attempt() -> None:
+    world = World()
+    world.platform.answer(503).answer(503).answer(503)
+    _, key = await world.integration()
+    failing = [await world.push(key, stock((f"S{n}", 1))) for n in range(3)]
+    for message in list(world.bus.sent):
+        await world.deliver(message)
+    assert world.breaker.is_open
+    pause = world.breaker.paused_until(world.clock())
+    assert pause is not None
+
+    postponed = await world.push(key, stock(("LATE", 1)))
+    assert await world.deliver() == "failed"
+    assert len(world.platform.calls) == 3  # the platform was spared
+    event = world.event(postponed)
+    assert event.attempts == 0 and event.status is EventStatus.FAILED
+    assert event.next_retry_at == pause + timedelta(seconds=1)
+    assert event.last_error is not None and "paused" in event.last_error.message
+    [check] = world.schedule.for_event(postponed)
+    assert check.due == event.next_retry_at
+    assert await world.events.attempts(postponed) == []
+    assert all(world.event(e).attempts == 1 for e in failing)
+
+
+async def test_a_successful_call_closes_the_breaker() -> None:
+    world = World()
+    world.platform.answer(503).answer(503).answer(200, {"items": []})
+    _, key = await world.integration()
+    for n in range(3):
+        await world.push(key, stock((f"S{n}", 1)))
+        await world.deliver()
+    assert not world.breaker.is_open
+
+
+# --- stale retries never overwrite newer data -------------------------------------------
+
+
+async def test_an_older_absolute_event_after_a_newer_success_is_skipped() -> None:
+    world = World()
+    world.platform.answer(503).answer(200, {"items": []})
+    integration, key = await world.integration()
+    older = await world.push(key, stock(("A", 5)))
+    await world.deliver()  # 503
+    world.clock.advance(1)
+    newer = await world.push(key, stock(("A", 9)))
+    await world.deliver()  # applied: A = 9
+    await retry_due(world, older)
+    assert await world.deliver() == "skipped"
+    event = world.event(older)
+    assert event.status is EventStatus.SKIPPED
+    assert event.skipped_reason is not None and "newer event" in event.skipped_reason
+    assert event.next_retry_at is None and world.schedule.for_event(older) == []
+    assert len(world.platform.calls) == 2  # the stale A = 5 was never sent
+    assert world.event(newer).status is EventStatus.SUCCESS
+    assert set(world.versions.versions) == {(integration.id, "inventory:A@wh-01")}
+
+
+async def test_a_partly_superseded_event_applies_the_current_items_only() -> None:
+    world = World()
+    world.platform.answer(503).answer(200, {"items": []}).answer(200, {"items": []})
+    _, key = await world.integration()
+    older = await world.push(key, stock(("A", 5), ("B", 6), ("C", 7)))
+    await world.deliver()
+    world.clock.advance(1)
+    await world.push(key, stock(("B", 1)))
+    await world.deliver()
+    await retry_due(world, older)
+    assert await world.deliver() == "success"
+    sent = world.platform.calls[-1].call.body["items"]
+    assert [item["sku"] for item in sent] == ["A", "C"]
+    event = world.event(older)
+    assert event.result == {"levels": [], "skippedItems": 1}
+
+
+async def test_a_retried_older_event_still_applies_when_nothing_newer_succeeded() -> None:
+    world = World()
+    world.platform.answer(503).answer(422, {"message": "no"}).answer(200, {"items": []})
+    _, key = await world.integration()
+    older = await world.push(key, stock(("A", 5)))
+    await world.deliver()
+    world.clock.advance(1)
+    await world.push(key, stock(("A", 9)))
+    await world.deliver()  # the newer one was rejected: it does not count
+    await retry_due(world, older)
+    assert await world.deliver() == "success"
+    assert world.platform.calls[-1].call.body["items"][0]["quantity"] == 5
+
+
+async def test_a_redelivery_after_a_lost_outcome_applies_again_not_skipped() -> None:
+    world = World()
+    world.platform.answer(200, {"items": [{"sku": "A", "quantity": 5}]})
+    world.platform.answer(200, {"items": [{"sku": "A", "quantity": 5}]})  # a replay
+    _, event_id = await accepted(world, stock(("A", 5)))
+    # the processing mark is saved, the platform applies it, the outcome is not saved
+    world.events.write_failures[EventStatus.SUCCESS] = TransientError("Storage is unavailable")
+    with pytest.raises(TransientError):
+        await world.deliver()
+    assert world.event(event_id).status is EventStatus.PROCESSING
+    world.clock.advance(300)  # the lease runs out; the timer re-enqueues it
+    await world.recovery.run_once()
+    assert await world.deliver() == "success"
+    assert world.platform.idempotency_keys == [event_id, event_id]
+
+
+async def test_relative_adjustments_always_apply() -> None:
+    world = World()
+    world.platform.answer(503).answer(200, {"items": []}).answer(200, {"items": []})
+    _, key = await world.integration()
+    older = await world.push(key, adjust("A", -2))
+    await world.deliver()
+    world.clock.advance(1)
+    await world.push(key, adjust("A", 5))
+    await world.deliver()
+    await retry_due(world, older)
+    assert await world.deliver() == "success"
+    assert world.platform.calls[-1].call.body == {"items": [{"sku": "A", "adjustment": -2}]}
+    assert world.versions.advances == []  # deltas are not versioned
+    assert "skippedItems" not in (world.event(older).result or {})
+
+
+# --- messages that are not ours -----------------------------------------------------------
+
+
+async def test_a_message_for_an_unknown_event_is_dropped() -> None:
+    world = World()
+    integration, _ = await world.integration()
+    body = {"eventId": "0190d6e4-0000-7000-8000-000000000000", "integrationId": integration.id}
+    assert await world.worker.handle(json.dumps({**body, "shards": 4}).encode()) == "missing"
+    assert world.platform.calls == []
+
+
+@pytest.mark.parametrize("body", [b"not json", b'{"eventId": "x"}', b'{"shards": "many"}'])
+async def test_an_unreadable_message_raises(body: bytes) -> None:
+    with pytest.raises(UnreadableMessage):
+        await World().worker.handle(body)
