@@ -19,7 +19,6 @@ from local.azurite import connection_string, start_azurite
 from local.processes import stop_all
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_BLOB_PORT, TEST_TABLE_PORT = 10100, 10102
 ADMIN, OPERATOR, READER = "test-admin-token", "test-operator-token", "test-reader-token"
 
 
@@ -31,9 +30,11 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A connection string to a test Azurite (started here unless one already answers)."""
-    process = start_azurite(tmp_path_factory.mktemp("azurite"), TEST_BLOB_PORT, TEST_TABLE_PORT)
-    yield connection_string(TEST_BLOB_PORT, TEST_TABLE_PORT)
+    """A connection string to this test session's own Azurite, on free ports (so two
+    test sessions on one machine never share, or stop, each other's storage)."""
+    blob_port, table_port = free_port(), free_port()
+    process = start_azurite(tmp_path_factory.mktemp("azurite"), blob_port, table_port)
+    yield connection_string(blob_port, table_port)
     if process:
         stop_all([process], grace_seconds=2)
 

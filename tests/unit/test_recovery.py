@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from shared.circuit import CircuitBreaker
 from shared.models import EventStatus
 from tests.unit.fakes import World, unit_settings
