@@ -113,7 +113,7 @@ async def health(req: func.HttpRequest) -> func.HttpResponse:
     is_sessions_enabled=True,
 )
 async def process_event(msg: func.ServiceBusMessage) -> None:
-    await container().worker.handle(msg.get_body())
+    await container().worker.handle(msg.get_body(), msg.application_properties)
 
 
 @app.service_bus_queue_trigger(

@@ -127,6 +127,7 @@ var tableNames = [
   'entityversions'
   'jobs'
   'audit'
+  'alerts'
 ]
 var payloadContainerName = 'payloads'
 

@@ -24,6 +24,8 @@ from shared.adapters.table_integrations import TableIntegrationStore
 from shared.adapters.table_jobs import TableJobStore
 from shared.adapters.table_schedule import TableIdempotencyStore, TableScheduleStore
 from shared.adapters.table_versions import TableEntityVersionStore
+from shared.adapters.webhook import TableAlertLedger, WebhookAlertSink
+from shared.alerts import AlertService
 from shared.circuit import CircuitBreaker
 from shared.clock import utcnow
 from shared.config import Settings
@@ -105,6 +107,8 @@ def build(settings: Settings | None = None) -> Container:
         throttle=Throttle(pace) if (pace := settings.platform_max_calls_per_second) else None,
     )
     recovery = RecoveryService(settings, events, schedule, bus, utcnow)
+    sink = WebhookAlertSink(settings.alert_webhook_url) if settings.alert_webhook_url else None
+    alerts = AlertService(settings, sink, TableAlertLedger(storage), utcnow)
     return Container(
         settings=settings,
         storage=storage,
@@ -133,12 +137,13 @@ def build(settings: Settings | None = None) -> Container:
                 max_cooldown=timedelta(seconds=settings.circuit_max_cooldown_seconds),
             ),
             utcnow,
+            alerts,
         ),
         management=ManagementService(settings, integrations, secret_store_for(settings), utcnow),
         queries=QueryService(settings, integrations, events),
         recovery=recovery,
         resubmission=ResubmissionService(integrations, events, jobs, recovery, utcnow),
-        dead_letters=DeadLetterService(events, schedule, utcnow),
+        dead_letters=DeadLetterService(events, schedule, utcnow, alerts),
     )
 
 

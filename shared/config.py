@@ -200,6 +200,21 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = Field(
         None, alias="ALERT_WEBHOOK_URL", description="Teams/Slack-compatible webhook for alerts."
     )
+    alert_window_minutes: float = Field(
+        60.0,
+        alias="ALERT_WINDOW_MINUTES",
+        description="At most one alert per integration and kind in this window.",
+    )
+    alert_failure_rate: float = Field(
+        0.25,
+        alias="ALERT_FAILURE_RATE",
+        description="Share of failed attempts in the window that raises an alert.",
+    )
+    alert_min_attempts: int = Field(
+        20,
+        alias="ALERT_MIN_ATTEMPTS",
+        description="Attempts needed in the window before the failure rate counts.",
+    )
     appinsights_connection_string: str | None = Field(
         None,
         alias="APPLICATIONINSIGHTS_CONNECTION_STRING",

@@ -10,7 +10,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from shared import lifecycle
+from shared import lifecycle, telemetry
+from shared.alerts import AlertService
 from shared.ports import EventStore, ScheduleStore
 from shared.worker import EventRef, UnreadableMessage
 
@@ -19,8 +20,13 @@ log = logging.getLogger("integrations.deadletters")
 
 class DeadLetterService:
     def __init__(
-        self, events: EventStore, schedule: ScheduleStore, now: Callable[[], datetime]
+        self,
+        events: EventStore,
+        schedule: ScheduleStore,
+        now: Callable[[], datetime],
+        alerts: AlertService | None = None,
     ) -> None:
+        self._alerts = alerts
         self._events = events
         self._schedule = schedule
         self._now = now
@@ -48,5 +54,8 @@ class DeadLetterService:
             await self._schedule.remove(event.schedule_key)
             event.schedule_key = None
         await self._events.save(event, ref.shards)
-        log.warning("event %s dead-lettered: %s", event.id, why)
+        telemetry.DEAD_LETTERED.add(1, {"integration.id": event.integration_id})
+        if self._alerts is not None:
+            await self._alerts.dead_lettered(event, why)
+        telemetry.log_event(f"dead-lettered ({why})", event, logging.WARNING)
         return event.status.value

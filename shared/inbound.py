@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared import lifecycle
+from opentelemetry.trace import SpanKind
+
+from shared import lifecycle, telemetry
 from shared.auth import authenticate_integration
 from shared.clock import event_id_time_ms, from_epoch_ms, new_event_id
 from shared.config import Settings
@@ -80,6 +82,11 @@ class InboundService:
         self._now = now
 
     async def accept(self, request: InboundRequest) -> Accepted:
+        with telemetry.span("inbound accept", kind=SpanKind.SERVER):
+            accepted = await self._accept(request)
+        return accepted
+
+    async def _accept(self, request: InboundRequest) -> Accepted:
         integration = await authenticate_integration(self._integrations, request.authorization)
         document = check_body(request.body, request.content_type, self._settings.max_body_bytes)
         validated = validate_inbound(document, self._settings.max_items_per_event)
@@ -117,6 +124,10 @@ class InboundService:
         except TransientError:
             # Recorded and indexed: the timer sends it once the queue is reachable.
             log.warning("send of event %s failed; the timer will retry it", event.id)
+        telemetry.ACCEPTED.add(
+            1, {"integration.id": event.integration_id, "event.action": event.action}
+        )
+        telemetry.log_event("accepted", event)
         return Accepted(event.id)
 
     async def _record(
@@ -148,6 +159,7 @@ class InboundService:
             max_attempts=policy.max_attempts,
             payload=document,
             idempotency_key=key,
+            trace_context=telemetry.current_trace_headers() or None,
         )
         event.schedule_key = await self._schedule.put(check_at, integration.id, event_id, shards)
         await self._events.add(event, shards)

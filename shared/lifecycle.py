@@ -128,5 +128,7 @@ def queue_message(event: IntegrationEvent, shards: int) -> QueueMessage:
         message_id=message_id_for(event),
         session_id=event.session_id,
         body={"eventId": event.id, "integrationId": event.integration_id, "shards": shards},
-        properties={"action": event.action},
+        # The accepting request's trace context rides along, so the worker continues
+        # the same trace on every delivery, retries included.
+        properties={"action": event.action, **(event.trace_context or {})},
     )

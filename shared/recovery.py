@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shared import lifecycle
+from shared import lifecycle, telemetry
 from shared.config import Settings
 from shared.errors import TransientError
 from shared.models import EventStatus, IntegrationEvent
@@ -103,6 +103,7 @@ class RecoveryService:
         grace = timedelta(seconds=self._settings.enqueue_grace_seconds)
         if event.status is EventStatus.FAILED and event.next_retry_at is not None:
             report.retried += 1
+            telemetry.RETRIED.add(1, {"integration.id": event.integration_id})
             lifecycle.requeue(event, now)
         elif event.status is EventStatus.QUEUED:
             report.resent += 1

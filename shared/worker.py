@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+
+from opentelemetry.trace import SpanKind
 
 from actions import ACTIONS
-from shared import lifecycle
+from shared import lifecycle, telemetry
+from shared.alerts import AlertService
 from shared.circuit import CircuitBreaker
 from shared.comm_log import attempt_record
 from shared.config import Settings
@@ -59,7 +63,9 @@ class Worker:
         staleness: StalenessGuard,
         breaker: CircuitBreaker,
         now: Callable[[], datetime],
+        alerts: AlertService | None = None,
     ) -> None:
+        self._alerts = alerts
         self._settings = settings
         self._integrations = integrations
         self._events = events
@@ -69,8 +75,11 @@ class Worker:
         self._breaker = breaker
         self._now = now
 
-    async def handle(self, body: bytes) -> str:
-        """Process one queue message; returns the event's status afterwards."""
+    async def handle(self, body: bytes, properties: Mapping[str, Any] | None = None) -> str:
+        """Process one queue message; returns the event's status afterwards.
+
+        `properties` are the message's application properties; their `traceparent`
+        continues the accepting request's trace."""
         ref = EventRef.parse(body)
         for _ in range(5):
             event = await self._events.get(ref.integration_id, ref.event_id, ref.shards)
@@ -81,7 +90,9 @@ class Worker:
                 log.info("event %s already %s; delivery completed", event.id, event.status)
                 return event.status.value
             try:
-                return await self._claim_and_attempt(event, ref.shards)
+                parent = properties if properties and "traceparent" in properties else None
+                with telemetry.span("process event", event, parent or event.trace_context):
+                    return await self._claim_and_attempt(event, ref.shards)
             except StaleWrite:
                 # The timer or a person touched the event between our read and write:
                 # read it again and decide afresh, so no message is dropped unprocessed.
@@ -113,7 +124,8 @@ class Worker:
         if fresh is not None:
             data = action.only_items(data, fresh)
         call = action.platform_call(data, event.entity_id)
-        exchange = await self._platform.call(call, lifecycle.platform_idempotency_key(event))
+        with telemetry.span(f"platform {call.operation_id}", event, kind=SpanKind.CLIENT):
+            exchange = await self._platform.call(call, lifecycle.platform_idempotency_key(event))
         outcome = classify(exchange, action.describe(data, event.entity_id))
         self._breaker.record(outcome.transient, self._now())
         now = self._now()
@@ -131,6 +143,11 @@ class Worker:
             attempt_record(event, started, now, outcome, [exchange], self._settings.masked_fields)
         )
         await self._settle(event, shards, outcome)
+        telemetry.record_outcome(event, (now - event.created_at).total_seconds() * 1000)
+        if self._alerts is not None:
+            await self._alerts.observe(event)
+        level = logging.INFO if outcome.succeeded else logging.WARNING
+        telemetry.log_event("attempt finished", event, level)
 
     async def _settle(self, event: IntegrationEvent, shards: int, outcome: Outcome | None) -> None:
         """Save the outcome and keep the due-time index in step with it."""

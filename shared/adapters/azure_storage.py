@@ -35,6 +35,7 @@ TABLES = (
     "entityversions",
     "jobs",
     "audit",
+    "alerts",
 )
 PAYLOAD_CONTAINER = "payloads"
 

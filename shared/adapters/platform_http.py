@@ -19,6 +19,7 @@ from actions.base import PlatformCall
 from shared.clock import utcnow
 from shared.models import PlatformExchange
 from shared.ports import PlatformClient
+from shared.telemetry import current_trace_headers
 from shared.throttle import Throttle
 
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "platform_openapi.json"
@@ -57,9 +58,9 @@ class HttpPlatformClient(PlatformClient):
     async def call(self, call: PlatformCall, idempotency_key: str) -> PlatformExchange:
         method, template = platform_routes()[call.operation_id]
         path = template.format(**{k: quote(v, safe="") for k, v in call.path_params.items()})
-        request = self._client.build_request(
-            method, path, json=call.body, headers={"Idempotency-Key": idempotency_key}
-        )
+        # The W3C trace headers join the platform's side of the call to the event's trace.
+        headers = {"Idempotency-Key": idempotency_key, **current_trace_headers()}
+        request = self._client.build_request(method, path, json=call.body, headers=headers)
         if self._throttle is not None:
             await self._throttle.wait()
         started, clock = utcnow(), time.perf_counter()

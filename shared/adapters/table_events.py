@@ -232,6 +232,7 @@ class TableEventStore(EventStore):
             "skippedReason": event.skipped_reason,
             "resubmissions": event.resubmissions,
             "enqueues": event.enqueues,
+            "traceContext": _json(event.trace_context),
             "createdAt": event.created_at,
             "updatedAt": event.updated_at,
         }
@@ -272,6 +273,7 @@ class TableEventStore(EventStore):
             skipped_reason=entity.get("skippedReason"),
             resubmissions=int(entity.get("resubmissions") or 0),
             enqueues=int(entity.get("enqueues") or 0),
+            trace_context=_unjson(entity.get("traceContext")),
             created_at=entity["createdAt"],
             updated_at=entity["updatedAt"],
             etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,

@@ -63,6 +63,9 @@ OPTIONAL = {
     "CIRCUIT_FAILURE_THRESHOLD": "tuning: circuit breaker on the platform",
     "CIRCUIT_COOLDOWN_SECONDS": "tuning: circuit breaker on the platform",
     "CIRCUIT_MAX_COOLDOWN_SECONDS": "tuning: circuit breaker on the platform",
+    "ALERT_WINDOW_MINUTES": "tuning: alert de-duplication window",
+    "ALERT_FAILURE_RATE": "tuning: alert threshold",
+    "ALERT_MIN_ATTEMPTS": "tuning: alert threshold",
     "MAX_BODY_BYTES": "tuning: input limit of the public contract",
     "MAX_ITEMS_PER_EVENT": "tuning: input limit of the public contract",
     "RETRY_MAX_ATTEMPTS": "tuning: retry policy",
@@ -401,3 +404,13 @@ def test_host_json_matches_the_routes_and_the_queue() -> None:
     # The timer recovers a "processing" event only after its invocation is surely dead.
     assert timeout < Settings.model_fields["processing_lease_seconds"].default
     assert bus["prefetchCount"] == 0  # prefetched session messages would sit locked
+
+
+def test_bicep_creates_every_table_the_app_uses() -> None:
+    """The tables Bicep pre-creates are exactly the ones the storage adapters use."""
+    from shared.adapters.azure_storage import TABLES
+
+    main = (ROOT / "infra" / "main.bicep").read_text()
+    block = main[main.index("var tableNames = [") : main.index("]", main.index("var tableNames"))]
+    declared = set(re.findall(r"'([a-z]+)'", block))
+    assert declared == set(TABLES)

@@ -1,0 +1,47 @@
+"""Alert notifications over HTTP (Teams/Slack incoming webhooks), and the alert ledger
+in Table Storage (`alerts`: PartitionKey = integration, RowKey = kind~window)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from azure.core.exceptions import ResourceExistsError
+
+from shared.adapters.azure_storage import StorageClients, translate_errors
+from shared.alerts import AlertLedger, AlertSink
+from shared.clock import utcnow
+from shared.errors import TransientError
+
+
+class WebhookAlertSink(AlertSink):
+    def __init__(self, url: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._url = url
+        self._client = httpx.AsyncClient(timeout=10, transport=transport)
+
+    async def post(self, message: dict[str, Any]) -> None:
+        try:
+            answer = await self._client.post(self._url, json=message)
+        except httpx.HTTPError as exc:
+            raise TransientError(f"alert webhook unreachable ({type(exc).__name__})") from exc
+        if answer.status_code >= 300:
+            raise TransientError(f"alert webhook answered {answer.status_code}")
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+class TableAlertLedger(AlertLedger):
+    def __init__(self, storage: StorageClients) -> None:
+        self._storage = storage
+        self._table = storage.table("alerts")
+
+    async def claim(self, integration_id: str, kind: str, window: str) -> bool:
+        await self._storage.ensure_created()
+        entity = {"PartitionKey": integration_id, "RowKey": f"{kind}~{window}", "at": utcnow()}
+        try:
+            with translate_errors():
+                await self._table.create_entity(entity)
+        except ResourceExistsError:
+            return False
+        return True
