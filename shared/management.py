@@ -57,6 +57,14 @@ def parse_body(model: type[M], document: Any) -> M:
         ) from exc
 
 
+async def require_integration(store: IntegrationStore, integration_id: str) -> Integration:
+    """The integration, or a 404 naming the id."""
+    integration = await store.get(integration_id)
+    if integration is None:
+        raise NotFound(f"No integration with id '{integration_id}'.")
+    return integration
+
+
 def secret_name(integration_id: str) -> str:
     return f"integration-{integration_id.replace('_', '-')}-api-key"
 
@@ -94,10 +102,7 @@ class ManagementService:
         return {**integration.to_json(), "apiKey": key}
 
     async def get(self, integration_id: str) -> Integration:
-        integration = await self._integrations.get(integration_id)
-        if integration is None:
-            raise NotFound(f"No integration with id '{integration_id}'.")
-        return integration
+        return await require_integration(self._integrations, integration_id)
 
     async def list(self) -> list[dict[str, Any]]:
         items = await self._integrations.list()

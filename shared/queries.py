@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.config import Settings
 from shared.errors import NotFound
-from shared.management import parse_body
+from shared.management import parse_body, require_integration
 from shared.masking import mask
 from shared.models import EventStatus
 from shared.ports import EventQuery, EventStore, IntegrationStore
@@ -49,10 +49,7 @@ class QueryService:
         self._events = events
 
     async def _shards(self, integration_id: str) -> int:
-        integration = await self._integrations.get(integration_id)
-        if integration is None:
-            raise NotFound(f"No integration with id '{integration_id}'.")
-        return integration.partition_shards
+        return (await require_integration(self._integrations, integration_id)).partition_shards
 
     async def filter(self, document: Any) -> dict[str, Any]:
         request = parse_body(EventFilter, document)

@@ -17,7 +17,7 @@ from typing import Any
 from shared import lifecycle
 from shared.clock import iso
 from shared.errors import Conflict, NotFound
-from shared.management import parse_body
+from shared.management import parse_body, require_integration
 from shared.models import EventStatus, IntegrationEvent
 from shared.ports import EventQuery, EventStore, IntegrationStore, StaleWrite
 from shared.queries import EventFilter
@@ -98,10 +98,7 @@ class ResubmissionService:
         self._now = now
 
     async def _shards(self, integration_id: str) -> int:
-        integration = await self._integrations.get(integration_id)
-        if integration is None:
-            raise NotFound(f"No integration with id '{integration_id}'.")
-        return integration.partition_shards
+        return (await require_integration(self._integrations, integration_id)).partition_shards
 
     async def resubmit_one(self, integration_id: str, event_id: str, actor: str) -> dict[str, Any]:
         shards = await self._shards(integration_id)
