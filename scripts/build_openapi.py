@@ -38,6 +38,7 @@ from shared.errors import (
     TransientError,
     Unprocessable,
 )
+from shared.jobs import BulkJob
 from shared.management import CreateIntegration, PatchIntegration
 from shared.masking import mask
 from shared.models import (
@@ -49,7 +50,6 @@ from shared.models import (
 )
 from shared.outcomes import classify
 from shared.queries import CountsRequest, EventFilter
-from shared.resubmission import BulkJob
 from shared.validation import check_body, validate_inbound
 
 ROOT = Path(__file__).resolve().parent.parent

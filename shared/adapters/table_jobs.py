@@ -14,7 +14,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from shared.adapters.azure_storage import StorageClients, translate_errors
 from shared.clock import epoch_ms
-from shared.resubmission import AuditEntry, BulkJob, JobStore
+from shared.jobs import AuditEntry, BulkJob, JobStore
 
 INVERTED_MS_BASE = 10**13 - 1
 

@@ -27,6 +27,7 @@ from shared.auth import generate_api_key, hash_key, key_hint
 from shared.clock import new_event_id
 from shared.config import Settings
 from shared.errors import ValidationFailed
+from shared.jobs import AuditEntry, BulkJob
 from shared.models import (
     Attempt,
     EventStatus,
@@ -36,7 +37,6 @@ from shared.models import (
     OrderingScope,
 )
 from shared.ports import EventQuery, IdempotencyRecord, StaleWrite
-from shared.resubmission import AuditEntry, BulkJob
 
 pytestmark = pytest.mark.azurite
 

@@ -24,6 +24,7 @@ from shared.config import Settings
 from shared.dead_letters import DeadLetterService
 from shared.errors import TransientError
 from shared.inbound import InboundRequest, InboundService
+from shared.jobs import AuditEntry, BulkJob, JobStore
 from shared.management import ManagementService
 from shared.models import (
     Attempt,
@@ -49,7 +50,7 @@ from shared.ports import (
     StaleWrite,
 )
 from shared.recovery import RecoveryService
-from shared.resubmission import AuditEntry, BulkJob, JobStore, ResubmissionService
+from shared.resubmission import ResubmissionService
 from shared.staleness import EntityVersionStore, StalenessGuard
 from shared.worker import Worker
 

@@ -8,8 +8,8 @@ import pytest
 
 from shared.circuit import CircuitBreaker
 from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.jobs import BulkJob
 from shared.models import EventStatus
-from shared.resubmission import BulkJob
 from tests.unit.fakes import World
 
 

@@ -1,0 +1,68 @@
+"""Bulk resubmission jobs and the audit trail: their records and their port."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.clock import iso
+
+
+@dataclass
+class BulkJob:
+    id: str
+    integration_id: str
+    filter: dict[str, Any]
+    requested_by: str
+    created_at: datetime
+    updated_at: datetime
+    status: str = "running"  # running | completed | cancelled
+    matched: int = 0
+    resubmitted: int = 0
+    skipped: int = 0
+    continuation_token: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "integrationId": self.integration_id,
+            "filter": self.filter,
+            "status": self.status,
+            "progress": {
+                "matched": self.matched,
+                "resubmitted": self.resubmitted,
+                "skipped": self.skipped,
+            },
+            "requestedBy": self.requested_by,
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+        }
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    integration_id: str
+    actor: str
+    action: str
+    event_ids: list[str]
+    at: datetime
+    job_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class JobStore(ABC):
+    """Bulk jobs and the audit trail."""
+
+    @abstractmethod
+    async def save_job(self, job: BulkJob) -> None: ...
+
+    @abstractmethod
+    async def get_job(self, integration_id: str, job_id: str) -> BulkJob | None: ...
+
+    @abstractmethod
+    async def running_jobs(self) -> list[BulkJob]: ...
+
+    @abstractmethod
+    async def audit(self, entry: AuditEntry) -> None: ...
