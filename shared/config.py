@@ -131,6 +131,11 @@ class Settings(BaseSettings):
         alias="MAX_BODY_BYTES",
         description="Largest inbound body accepted; larger gets 413.",
     )
+    inbound_requests_per_second: float = Field(
+        100.0,
+        alias="INBOUND_REQUESTS_PER_SECOND",
+        description="Per integration and instance; more gets 429 with Retry-After (0 = off).",
+    )
     max_items_per_event: int = Field(
         1000,
         alias="MAX_ITEMS_PER_EVENT",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from shared import lifecycle, telemetry
 from shared.auth import authenticate_integration
 from shared.clock import event_id_time_ms, from_epoch_ms, new_event_id
 from shared.config import Settings
-from shared.errors import TransientError, Unprocessable, ValidationFailed
+from shared.errors import Throttled, TransientError, Unprocessable, ValidationFailed
 from shared.models import EventStatus, Integration, IntegrationEvent, OrderingScope
 from shared.ports import (
     EventStore,
@@ -31,6 +32,7 @@ from shared.ports import (
     ScheduleStore,
 )
 from shared.retry import policy_for
+from shared.throttle import RateLimiter
 from shared.validation import ValidatedRequest, check_body, validate_inbound
 
 log = logging.getLogger("integrations.inbound")
@@ -80,6 +82,8 @@ class InboundService:
         self._idempotency = idempotency
         self._bus = bus
         self._now = now
+        rate = settings.inbound_requests_per_second
+        self._limiter = RateLimiter(rate) if rate > 0 else None
 
     async def accept(self, request: InboundRequest) -> Accepted:
         with telemetry.span("inbound accept", kind=SpanKind.SERVER):
@@ -88,6 +92,13 @@ class InboundService:
 
     async def _accept(self, request: InboundRequest) -> Accepted:
         integration = await authenticate_integration(self._integrations, request.authorization)
+        if self._limiter is not None and (wait := self._limiter.retry_after(integration.id)):
+            raise Throttled(
+                f"Integration '{integration.name}' sends more than "
+                f"{self._settings.inbound_requests_per_second:g} requests per second; "
+                "slow down and retry after the Retry-After seconds.",
+                retry_after_seconds=max(1, math.ceil(wait)),
+            )
         document = check_body(request.body, request.content_type, self._settings.max_body_bytes)
         validated = validate_inbound(document, self._settings.max_items_per_event)
         now = self._now()

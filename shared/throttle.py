@@ -42,3 +42,25 @@ class Throttle:
             self._tokens = 0.0
             self._updated = self._clock()
             return delay
+
+
+class RateLimiter:
+    """Token buckets by key (an integration), answering at once instead of waiting:
+    how the inbound route keeps one client from starving the others."""
+
+    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._rate = per_second
+        self._capacity = max(1.0, per_second)  # a second's worth of burst
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, updated)
+
+    def retry_after(self, key: str) -> float:
+        """0 if a request may pass now (and take a token), else seconds to wait."""
+        now = self._clock()
+        tokens, updated = self._buckets.get(key, (self._capacity, now))
+        tokens = min(self._capacity, tokens + (now - updated) * self._rate)
+        if tokens >= 1:
+            self._buckets[key] = (tokens - 1, now)
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (1 - tokens) / self._rate

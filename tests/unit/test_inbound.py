@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from shared.config import Settings
 from shared.errors import (
     Forbidden,
     PayloadTooLarge,
+    Throttled,
     TransientError,
     Unauthenticated,
     Unprocessable,
@@ -19,6 +21,7 @@ from shared.errors import (
 )
 from shared.inbound import MAX_SESSION_ID, Accepted, InboundRequest, InboundService
 from shared.models import EventStatus, Integration, OrderingScope
+from shared.throttle import RateLimiter
 from tests.unit.fakes import (
     FakeClock,
     FakeEventStore,
@@ -50,7 +53,7 @@ class Inbound:
         )
     )
 
-    @property
+    @cached_property
     def service(self) -> InboundService:
         return InboundService(
             self.settings,
@@ -293,3 +296,30 @@ async def test_a_failing_send_still_accepts_and_leaves_the_check(inbound: Inboun
     assert event.status is EventStatus.QUEUED
     [check] = inbound.schedule.for_event(event.id)
     assert check.key == event.schedule_key  # the timer will send it
+
+
+# --- throttling -----------------------------------------------------------------------
+
+
+async def test_an_integration_over_its_request_rate_gets_429_with_retry_after() -> None:
+    inbound = Inbound(settings=Settings(INBOUND_REQUESTS_PER_SECOND=3))
+    integration, key = await inbound.integration()
+    for _ in range(3):
+        await inbound.push(key)
+    with pytest.raises(Throttled) as caught:
+        await inbound.push(key)
+    assert caught.value.status == 429 and caught.value.retry_after_seconds >= 1
+    assert integration.name in caught.value.message
+    assert len(inbound.bus.sent) == 3  # the throttled request recorded nothing
+    _, other_key = await inbound.integration(id="int_other")
+    assert (await inbound.push(other_key)).message_id  # other integrations are not affected
+
+
+def test_the_rate_limiter_refills_over_time() -> None:
+    now = [0.0]
+    limiter = RateLimiter(2, clock=lambda: now[0])
+    assert limiter.retry_after("a") == limiter.retry_after("a") == 0
+    assert limiter.retry_after("a") == pytest.approx(0.5)
+    now[0] += 0.5
+    assert limiter.retry_after("a") == 0
+    assert limiter.retry_after("b") == 0  # buckets are per key

@@ -67,6 +67,7 @@ OPTIONAL = {
     "ALERT_FAILURE_RATE": "tuning: alert threshold",
     "ALERT_MIN_ATTEMPTS": "tuning: alert threshold",
     "MAX_BODY_BYTES": "tuning: input limit of the public contract",
+    "INBOUND_REQUESTS_PER_SECOND": "tuning: input limit of the public contract",
     "MAX_ITEMS_PER_EVENT": "tuning: input limit of the public contract",
     "RETRY_MAX_ATTEMPTS": "tuning: retry policy",
     "RETRY_BASE_DELAY_SECONDS": "tuning: retry policy",
