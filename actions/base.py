@@ -16,7 +16,12 @@ class Semantics(StrEnum):
     ABSOLUTE = "absolute"  # sets state: an older retry must not overwrite newer data
     RELATIVE = "relative"  # a delta: every accepted event applies exactly once
     CREATE = "create"  # creates a record, idempotent on a business key
-    UPDATE = "update"  # changes one existing record
+    UPDATE = "update"  # sets fields of one existing record: versioned like ABSOLUTE
+
+    @property
+    def versioned(self) -> bool:
+        """Whether an older retry must yield to a newer event for the same record."""
+        return self in (Semantics.ABSOLUTE, Semantics.UPDATE)
 
 
 class ActionData(BaseModel):

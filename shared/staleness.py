@@ -1,6 +1,7 @@
 """Stale retries never overwrite newer data.
 
-For absolute-state actions (set stock, set price, upsert product or customer) each
+For absolute-state actions (set stock, set price, upsert product or customer, and the
+status/tracking fields `order.update` sets) each
 entity remembers the version of the newest event applied to it: the event's
 creation time and id, which sort in acceptance order. A retried event reaching the
 worker after a newer one for the same entity succeeded applies only the items
@@ -14,7 +15,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from typing import Any
 
-from actions.base import Action, Semantics
+from actions.base import Action
 from shared.clock import epoch_ms
 from shared.models import IntegrationEvent
 
@@ -43,7 +44,7 @@ class StalenessGuard:
         self, event: IntegrationEvent, action: Action, data: Any
     ) -> set[str] | None:
         """Entity keys of this event nothing newer has overwritten; None = not versioned."""
-        if action.semantics is not Semantics.ABSOLUTE:
+        if not action.semantics.versioned:
             return None
         mine = event_version(event)
         keys = set(action.entity_keys(data, event.entity_id))
@@ -57,7 +58,7 @@ class StalenessGuard:
         return {key for key, is_newer in zip(keys, flags, strict=True) if not is_newer}
 
     async def record_applied(self, event: IntegrationEvent, action: Action, data: Any) -> None:
-        if action.semantics is not Semantics.ABSOLUTE:
+        if not action.semantics.versioned:
             return
         version = event_version(event)
 

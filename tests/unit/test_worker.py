@@ -252,6 +252,22 @@ async def test_an_older_absolute_event_after_a_newer_success_is_skipped() -> Non
     assert set(world.versions.versions) == {(integration.id, "inventory:A@wh-01")}
 
 
+async def test_an_older_order_update_retried_after_a_newer_one_is_skipped() -> None:
+    """A late "confirmed" must not take an order back from "shipped"."""
+    world = World()
+    world.platform.answer(503).answer(200, {"id": "ord_1", "status": "shipped"})
+    _, key = await world.integration()
+    update = {"action": "order.update", "entityId": "ord_1"}
+    older = await world.push(key, {**update, "data": {"status": "confirmed"}})
+    await world.deliver()  # 503
+    world.clock.advance(1)
+    await world.push(key, {**update, "data": {"status": "shipped"}})
+    await world.deliver()
+    await retry_due(world, older)
+    assert await world.deliver() == "skipped"
+    assert [c.call.body.get("status") for c in world.platform.calls] == ["confirmed", "shipped"]
+
+
 async def test_a_partly_superseded_event_applies_the_current_items_only() -> None:
     world = World()
     world.platform.answer(503).answer(200, {"items": []}).answer(200, {"items": []})
