@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,19 +136,6 @@ def price(sku: str) -> dict[str, Any]:
     return {"action": "price.set", "data": {"items": [{"sku": sku, "sellingPrice": 2490}]}}
 
 
-def after_enqueue_checks(stack: Stack, since: float) -> None:
-    """Wait until the timer has done its enqueue check of events accepted at `since`.
-
-    Works around a race in the API: a resubmission that reads an event while the timer
-    clears that event's enqueue check fails its conditional save (StaleWrite) and the
-    request answers 500. Remove once resubmission retries on a stale write.
-    """
-    grace = float(getattr(stack, "env", {}).get("ENQUEUE_GRACE_SECONDS", "5"))
-    remaining = since + grace + 1.5 - time.monotonic()
-    if remaining > 0:
-        time.sleep(remaining)
-
-
 # --- tests --------------------------------------------------------------------------
 def test_operator_finds_failed_erp_order_understands_it_and_resubmits_it(
     stack: Stack, page: Page
@@ -160,7 +146,6 @@ def test_operator_finds_failed_erp_order_understands_it_and_resubmits_it(
     deliver(stack, integration, product_upsert(chair), "success")
     deliver(stack, integration, price(chair), "success")
     failed = deliver(stack, integration, order_create(order_id, lamp), "failed")
-    failed_at = time.monotonic()
     why = f"Cannot create order {order_id}: SKU '{lamp}' does not exist"
     assert why in failed["lastError"]["message"]
 
@@ -201,7 +186,6 @@ def test_operator_finds_failed_erp_order_understands_it_and_resubmits_it(
 
     # Fix the cause (the product now exists), then resubmit with one click.
     deliver(stack, integration, product_upsert(lamp), "success")
-    after_enqueue_checks(stack, failed_at)
     detail.get_by_test_id("detail-retry").click()
     expect(page.get_by_test_id("retry-accepted")).to_be_visible()
     expect(detail.get_by_test_id("detail-status")).to_have_text("success", timeout=SLOW)
@@ -271,7 +255,6 @@ def test_bulk_retry_of_a_filtered_set_shows_progress(stack: Stack, page: Page) -
     for sku in skus:
         deliver(stack, integration, price(sku), "failed")
     other = deliver(stack, integration, order_create(unique("ERP-ORDER"), unique("NONE")), "failed")
-    failed_at = time.monotonic()
 
     open_dashboard(page, stack, OPERATOR, integration["id"])
     expect(count(page, "failed")).to_have_text("4")
@@ -281,7 +264,6 @@ def test_bulk_retry_of_a_filtered_set_shows_progress(stack: Stack, page: Page) -
 
     # The products now exist; resubmit every failed price.set at once.
     deliver(stack, integration, product_upsert(*skus), "success")
-    after_enqueue_checks(stack, failed_at)
     page.get_by_test_id("bulk-retry").click()
     dialog = page.get_by_test_id("bulk-dialog")
     expect(dialog).to_be_visible()
