@@ -123,7 +123,7 @@ async def process_event(msg: func.ServiceBusMessage) -> None:
 )
 async def dead_lettered_event(msg: func.ServiceBusMessage) -> None:
     await container().dead_letters.handle(
-        msg.get_body(), msg.dead_letter_reason, msg.dead_letter_error_description
+        msg.get_body(), msg.dead_letter_reason, msg.dead_letter_error_description, msg.message_id
     )
 
 

@@ -31,7 +31,13 @@ class DeadLetterService:
         self._schedule = schedule
         self._now = now
 
-    async def handle(self, body: bytes, reason: str | None, description: str | None) -> str:
+    async def handle(
+        self,
+        body: bytes,
+        reason: str | None,
+        description: str | None,
+        message_id: str | None = None,
+    ) -> str:
         try:
             ref = EventRef.parse(body)
         except UnreadableMessage:
@@ -43,6 +49,11 @@ class DeadLetterService:
             return "missing"
         if event.status.is_final:
             return event.status.value  # a late duplicate of an event that succeeded
+        if message_id is not None and message_id != lifecycle.message_id_for(event):
+            # An older send of this event: it has been enqueued again since (a retry
+            # or a person's resubmission) and that newer delivery decides.
+            log.warning("stale dead letter %s for event %s ignored", message_id, event.id)
+            return "stale"
         why = (reason or "dead-lettered") + (f": {description}" if description else "")
         lifecycle.dead_letter(
             event,

@@ -68,8 +68,9 @@ def guarded(handler: Handler) -> Handler:
             log.warning("dependency unavailable: %s", error)
             body = {
                 "error": "unavailable",
-                "message": "The service is briefly unavailable; nothing was recorded. "
-                "Retry in a few seconds.",
+                "message": "The service is briefly unavailable. Retry in a few seconds; "
+                "send the same Idempotency-Key again so a request that did get through "
+                "is not recorded twice.",
             }
             return ApiResponse(503, body, {"Retry-After": "5"})
 

@@ -104,13 +104,11 @@ class InboundService:
         now = self._now()
         event_id = new_event_id(now)
         key = _clean_key(request.idempotency_key)
-        fresh_claim = False
         if key:
             body_hash = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
             earlier = await self._idempotency.claim(
                 integration.id, key, IdempotencyRecord(event_id, body_hash, now)
             )
-            fresh_claim = earlier is None
             if earlier is not None:
                 if earlier.body_hash != body_hash:
                     raise Unprocessable(
@@ -124,12 +122,10 @@ class InboundService:
                 # (it never answered 202): finish that acceptance under the same id.
                 event_id = earlier.event_id
                 now = from_epoch_ms(event_id_time_ms(event_id))
-        try:
-            event = await self._record(integration, validated, document, event_id, key, now)
-        except Exception:
-            if fresh_claim and key:
-                await self._idempotency.release(integration.id, key)
-            raise
+        # The claim is never released: if recording fails half-way (the write may have
+        # landed), the client's resend with the same key finishes this acceptance under
+        # the same id instead of creating a second event.
+        event = await self._record(integration, validated, document, event_id, key, now)
         try:
             await self._bus.send(lifecycle.queue_message(event, integration.partition_shards))
         except TransientError:
@@ -157,7 +153,9 @@ class InboundService:
             base_delay=integration.retry_base_delay_seconds,
         )
         shards = integration.partition_shards
-        check_at = now + timedelta(seconds=self._settings.enqueue_grace_seconds)
+        # From the clock, not from `now`: finishing an earlier acceptance keeps its old
+        # creation time, and a check due at once could be read before the event exists.
+        check_at = self._now() + timedelta(seconds=self._settings.enqueue_grace_seconds)
         event = IntegrationEvent(
             id=event_id,
             integration_id=integration.id,

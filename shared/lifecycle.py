@@ -90,7 +90,9 @@ def dead_letter(event: IntegrationEvent, reason: str, now: datetime) -> None:
     event.dead_lettered = True
     event.next_retry_at = None
     event.processing_started_at = None
-    event.last_error = LastError("permanent", reason, None)
+    # Not a rejection of the data: the outcome of any platform call is unknown, so a
+    # resubmission must keep the idempotency key (see `requeue`).
+    event.last_error = LastError("transient", reason, None)
     event.updated_at = now
 
 
@@ -103,6 +105,13 @@ def requeue(event: IntegrationEvent, now: datetime, *, resubmission: bool = Fals
     event.processing_started_at = None
     event.updated_at = now
     if resubmission:
+        # Only a definite rejection (the platform answered 4xx: nothing was applied)
+        # earns a fresh platform key, so the corrected data is asked again instead of
+        # the old rejection being replayed. After a timeout or a crash the change may
+        # have been applied: the same key makes the platform replay, not re-apply.
+        error = event.last_error
+        if error is not None and error.kind == "permanent" and error.http_status is not None:
+            event.key_generation += 1
         event.resubmissions += 1
         event.dead_lettered = False
         event.attempts = 0
@@ -117,10 +126,9 @@ def message_id_for(event: IntegrationEvent) -> str:
 
 
 def platform_idempotency_key(event: IntegrationEvent) -> str:
-    """Retries of one submission share a key, so an unknown outcome is never applied
-    twice; a person's resubmission gets a fresh one, so the corrected world is asked
-    again instead of replaying the old rejection."""
-    return event.id if event.resubmissions == 0 else f"{event.id}~r{event.resubmissions}"
+    """Every delivery of an event shares one key, so an unknown outcome is never applied
+    twice; only a resubmission after a definite rejection moves to a new one."""
+    return event.id if event.key_generation == 0 else f"{event.id}~r{event.key_generation}"
 
 
 def queue_message(event: IntegrationEvent, shards: int) -> QueueMessage:

@@ -115,6 +115,7 @@ class IntegrationEvent:
     skipped_reason: str | None = None
     resubmissions: int = 0
     enqueues: int = 0  # sends to the queue after the first; names each new message
+    key_generation: int = 0  # platform Idempotency-Key generation (see lifecycle.requeue)
     trace_context: dict[str, str] | None = None  # W3C headers of the accepting request
     etag: str | None = field(default=None, compare=False)
 

@@ -138,9 +138,6 @@ class IdempotencyStore(ABC):
     ) -> IdempotencyRecord | None:
         """Store the record unless the key exists; returns the existing record if it does."""
 
-    @abstractmethod
-    async def release(self, integration_id: str, key: str) -> None: ...
-
 
 @dataclass(frozen=True)
 class QueueMessage:

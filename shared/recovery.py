@@ -51,6 +51,16 @@ class RecoveryReport:
         }
 
 
+def _superseded(check: ScheduledCheck, event: IntegrationEvent) -> bool:
+    """Whether a row the event does not point at can go: the event needs no row any
+    more, or it changed after the row fell due (so the row's write is long over)."""
+    if event.status.is_final or (
+        event.status is EventStatus.FAILED and event.next_retry_at is None
+    ):
+        return True
+    return check.due < event.updated_at - timedelta(seconds=1)
+
+
 class RecoveryService:
     def __init__(
         self,
@@ -97,7 +107,12 @@ class RecoveryService:
         event = await self._events.get(check.integration_id, check.event_id, check.shards)
         now = self._now()
         if event is None or event.schedule_key != check.key:
-            await self._schedule.remove(check.key)  # superseded row
+            if event is not None and not _superseded(check, event):
+                # The row may belong to a write still in flight (written just before
+                # its event is saved): keep it; the next run looks again.
+                report.deferred += 1
+                return
+            await self._schedule.remove(check.key)
             report.cleared += 1
             return
         grace = timedelta(seconds=self._settings.enqueue_grace_seconds)
@@ -139,7 +154,11 @@ class RecoveryService:
         await self._events.save(event, shards)
         if old_key and old_key != event.schedule_key:
             await self._schedule.remove(old_key)
-        await self._bus.send(lifecycle.queue_message(event, shards))
+        try:
+            await self._bus.send(lifecycle.queue_message(event, shards))
+        except TransientError as exc:
+            # The event is saved with its check: the next run sends it again.
+            log.warning("send of event %s failed; it stays due: %s", event.id, exc)
 
     async def _reindex(self, event: IntegrationEvent, check: ScheduledCheck, due: datetime) -> None:
         event.schedule_key = await self._schedule.put(

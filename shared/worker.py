@@ -3,8 +3,10 @@
 An idempotent consumer: a redelivered message for an event that already has an
 outcome completes without calling the platform; retries of one submission share an
 Idempotency-Key, so a call whose outcome was unknown (timeout) is never applied twice.
-Storage failures propagate, so the message is abandoned and redelivered, and after
-max deliveries lands in the dead-letter queue, whose function marks the event.
+A storage outage completes the message and leaves the event to the timer (its
+due-time row or processing lease brings it back). Anything else that goes wrong
+propagates: the message is abandoned and redelivered, and after max deliveries lands
+in the dead-letter queue, whose function marks the event for a person.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from shared.alerts import AlertService
 from shared.circuit import CircuitBreaker
 from shared.comm_log import attempt_record
 from shared.config import Settings
+from shared.errors import TransientError
 from shared.models import IntegrationEvent, LastError
 from shared.outcomes import Outcome, classify
 from shared.ports import EventStore, IntegrationStore, PlatformClient, ScheduleStore, StaleWrite
@@ -81,6 +84,17 @@ class Worker:
         `properties` are the message's application properties; their `traceparent`
         continues the accepting request's trace."""
         ref = EventRef.parse(body)
+        try:
+            return await self._handle(ref, properties)
+        except TransientError as exc:
+            # Storage is briefly unavailable. Completing the message is safe: the event
+            # keeps its due-time row (or its processing lease), so the timer delivers
+            # it again; abandoning would burn the message's delivery count in seconds
+            # and dead-letter it during a short brownout.
+            log.warning("event %s deferred, storage unavailable: %s", ref.event_id, exc)
+            return "deferred"
+
+    async def _handle(self, ref: EventRef, properties: Mapping[str, Any] | None) -> str:
         for _ in range(5):
             event = await self._events.get(ref.integration_id, ref.event_id, ref.shards)
             if event is None:

@@ -76,13 +76,17 @@ class StorageClients:
         """Create the tables and the payload container once; later calls return at once."""
         if self._ready is None:
             self._ready = asyncio.ensure_future(self._create())
-        await self._ready
+        try:
+            await self._ready
+        except Exception:
+            self._ready = None  # a failed start is tried again by the next caller
+            raise
 
     async def _create(self) -> None:
         for name in TABLES:
             with translate_errors():
                 await self.tables.create_table_if_not_exists(name)
-        with contextlib.suppress(ResourceExistsError):
+        with contextlib.suppress(ResourceExistsError), translate_errors():
             await self.blobs.create_container(PAYLOAD_CONTAINER)
 
     async def ping(self) -> None:

@@ -127,13 +127,6 @@ class TableIdempotencyStore(IdempotencyStore):
             created_at=existing["createdAt"],
         )
 
-    async def release(self, integration_id: str, key: str) -> None:
-        try:
-            with translate_errors():
-                await self._table.delete_entity(integration_id, _key_hash(key))
-        except ResourceNotFoundError:
-            pass
-
 
 def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()

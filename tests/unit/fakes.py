@@ -303,7 +303,6 @@ class FakeIdempotencyStore(IdempotencyStore):
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], IdempotencyRecord] = {}
         self.claims: list[tuple[str, str]] = []
-        self.released: list[tuple[str, str]] = []
 
     async def claim(
         self, integration_id: str, key: str, record: IdempotencyRecord
@@ -314,10 +313,6 @@ class FakeIdempotencyStore(IdempotencyStore):
             return existing
         self.records[(integration_id, key)] = record
         return None
-
-    async def release(self, integration_id: str, key: str) -> None:
-        self.released.append((integration_id, key))
-        self.records.pop((integration_id, key), None)
 
 
 # --- queue, secrets, platform ---------------------------------------------------------

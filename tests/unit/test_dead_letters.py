@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from shared import lifecycle
 from shared.models import EventStatus
 from tests.unit.fakes import World
 
@@ -26,7 +27,9 @@ async def test_a_dead_lettered_message_marks_its_event_failed() -> None:
     event = world.event(event_id)
     assert event.status is EventStatus.FAILED and event.dead_lettered
     assert event.next_retry_at is None and event.updated_at == world.clock()
-    assert event.last_error is not None and event.last_error.kind == "permanent"
+    # not "permanent": nothing says the platform rejected the data, and a resubmission
+    # must keep the platform key in case a crashed attempt had applied it
+    assert event.last_error is not None and event.last_error.kind == "transient"
     assert "MaxDeliveryCountExceeded: Message could not be consumed" in event.last_error.message
     assert "Resubmit" in event.last_error.message
     # the timer has nothing left to do for it
@@ -66,3 +69,21 @@ async def test_messages_that_are_not_ours_are_dropped() -> None:
     }
     assert await world.dead_letters.handle(json.dumps(unknown).encode(), "x", None) == "missing"
     assert world.events.saved == []
+
+
+async def test_a_dead_letter_of_an_older_send_is_ignored() -> None:
+    """A person resubmitted the event meanwhile: the newer delivery decides, not the
+    late dead letter of the message it replaced."""
+    world = World()
+    _, key = await world.integration()
+    event_id = await world.push(key, STOCK)
+    old_message = world.bus.sent[-1]
+    event = world.event(event_id)
+    lifecycle.requeue(event, world.clock())
+    await world.events.save(event, 8)
+    status = await world.dead_letters.handle(
+        body_of(world), "MaxDeliveryCountExceeded", "", message_id=old_message.message_id
+    )
+    assert status == "stale"
+    assert world.event(event_id).status is EventStatus.QUEUED
+    assert not world.event(event_id).dead_lettered

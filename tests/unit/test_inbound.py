@@ -274,14 +274,20 @@ async def test_an_overlong_idempotency_key_is_refused(inbound: Inbound) -> None:
     assert inbound.nothing_recorded()
 
 
-async def test_a_failed_write_releases_the_idempotency_key(inbound: Inbound) -> None:
+async def test_a_failed_write_keeps_the_claim_and_the_resend_finishes_it(
+    inbound: Inbound,
+) -> None:
+    """The write may have landed although it failed: releasing the key would let the
+    resend create a second event, so the resend finishes the first id instead."""
     integration, key = await inbound.integration()
     failure = TransientError("Storage is unavailable: ServiceRequestError")
     inbound.events.write_failures[EventStatus.QUEUED] = failure
     with pytest.raises(TransientError):
         await inbound.push(key, idempotency_key="k2")
-    assert inbound.idempotency.released == [(integration.id, "k2")]
     assert inbound.bus.sent == []
+    claimed = inbound.idempotency.records[(integration.id, "k2")].event_id
+    resend = await inbound.push(key, idempotency_key="k2")
+    assert resend.message_id == claimed and len(inbound.events.rows) == 1
 
 
 # --- the queue is down ------------------------------------------------------------------

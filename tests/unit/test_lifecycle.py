@@ -103,7 +103,7 @@ def test_skip_and_dead_letter() -> None:
     lifecycle.dead_letter(other, "worker crashed", clock())
     assert other.status is EventStatus.FAILED and other.dead_lettered
     assert other.next_retry_at is None
-    assert other.last_error == LastError("permanent", "worker crashed", None)
+    assert other.last_error == LastError("transient", "worker crashed", None)
 
 
 def test_requeue_keeps_the_budget_and_resubmission_resets_it() -> None:
@@ -141,19 +141,37 @@ def test_first_send_uses_the_event_id_every_re_enqueue_its_own() -> None:
     assert all(mid.startswith(event.id) for mid in ids)
 
 
-def test_platform_key_is_shared_by_retries_and_fresh_on_resubmission() -> None:
+def test_platform_key_is_shared_by_retries_and_resubmissions_after_unknown_outcomes() -> None:
+    """A timeout may have been applied: a person's resubmission after it must keep the
+    key, or the platform would apply the change a second time."""
     event, clock = new_event()
     keys = set()
     for _ in range(3):
         lifecycle.start_attempt(event, clock())
-        lifecycle.fail(event, TRANSIENT, RetryPolicy(10, 1, 1), clock())
+        lifecycle.fail(event, TRANSIENT, RetryPolicy(3, 1, 1), clock())
         keys.add(lifecycle.platform_idempotency_key(event))
-    assert keys == {event.id}
+    assert event.dead_lettered and keys == {event.id}
     lifecycle.requeue(event, clock(), resubmission=True)
-    first_resubmission = lifecycle.platform_idempotency_key(event)
+    assert lifecycle.platform_idempotency_key(event) == event.id
+    lifecycle.dead_letter(event, "worker crashed", clock())
     lifecycle.requeue(event, clock(), resubmission=True)
-    second_resubmission = lifecycle.platform_idempotency_key(event)
-    assert len({event.id, first_resubmission, second_resubmission}) == 3
+    assert lifecycle.platform_idempotency_key(event) == event.id
+
+
+def test_a_resubmission_after_a_rejection_gets_a_fresh_platform_key() -> None:
+    """The platform answered 4xx, so nothing was applied: ask the corrected world again
+    instead of replaying the stored rejection."""
+    event, clock = new_event()
+    rejected = LastError("permanent", "SKU 'X' does not exist", 422)
+    lifecycle.start_attempt(event, clock())
+    lifecycle.fail(event, rejected, RetryPolicy(3, 1, 1), clock())
+    lifecycle.requeue(event, clock(), resubmission=True)
+    first = lifecycle.platform_idempotency_key(event)
+    lifecycle.start_attempt(event, clock())
+    lifecycle.fail(event, rejected, RetryPolicy(3, 1, 1), clock())
+    lifecycle.requeue(event, clock(), resubmission=True)
+    second = lifecycle.platform_idempotency_key(event)
+    assert len({event.id, first, second}) == 3
 
 
 def test_the_queue_message_points_at_the_event() -> None:
