@@ -755,7 +755,10 @@ ERRORS = {
     "415": ("UnsupportedMediaType", "The body is not `application/json`."),
     "422": ("Unprocessable", "The Idempotency-Key was already used with a different body."),
     "429": ("TooManyRequests", "Throttled; retry after `Retry-After` seconds."),
-    "503": ("Unavailable", "A dependency is briefly unavailable; nothing was recorded."),
+    "503": (
+        "Unavailable",
+        "A dependency is briefly unavailable; retry with the same Idempotency-Key.",
+    ),
 }
 RETRY_AFTER = {
     "Retry-After": {
