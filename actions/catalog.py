@@ -32,6 +32,14 @@ class PriceSetData(ActionData):
     items: list[Price] = Field(min_length=1)
 
 
+def price_key(sku: str) -> str:
+    return f"price:{sku}"
+
+
+def _carries_prices(product: Product) -> bool:
+    return product.sellingPrice is not None or product.costPrice is not None
+
+
 class ProductUpsert(BulkAction):
     name = "product.upsert"
     data_model = ProductUpsertData
@@ -40,6 +48,27 @@ class ProductUpsert(BulkAction):
 
     def item_key(self, item: Any) -> str:
         return f"product:{item.sku}"
+
+    def entity_keys(self, data: Any, entity_id: str | None) -> list[str]:
+        # A product that carries prices also sets the SKU's price, which price.set sets
+        # too: both are versioned under the same price key.
+        keys = []
+        for product in data.products:
+            keys.append(self.item_key(product))
+            if _carries_prices(product):
+                keys.append(price_key(product.sku))
+        return keys
+
+    def only_items(self, data: Any, keys: set[str]) -> Any:
+        """Products still current, each without its prices if a newer price won."""
+        kept = []
+        for product in data.products:
+            if self.item_key(product) not in keys:
+                continue
+            if _carries_prices(product) and price_key(product.sku) not in keys:
+                product = product.model_copy(update={"sellingPrice": None, "costPrice": None})
+            kept.append(product)
+        return data.model_copy(update={"products": kept})
 
     def platform_call(self, data: Any, entity_id: str | None) -> PlatformCall:
         return PlatformCall("upsertProducts", self.body(data))
@@ -58,7 +87,7 @@ class PriceSet(BulkAction):
     semantics = Semantics.ABSOLUTE
 
     def item_key(self, item: Any) -> str:
-        return f"price:{item.sku}"
+        return price_key(item.sku)
 
     def platform_call(self, data: Any, entity_id: str | None) -> PlatformCall:
         return PlatformCall("setPrices", self.body(data))

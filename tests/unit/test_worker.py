@@ -347,3 +347,21 @@ async def test_a_message_for_an_unknown_event_is_dropped() -> None:
 async def test_an_unreadable_message_raises(body: bytes) -> None:
     with pytest.raises(UnreadableMessage):
         await World().worker.handle(body)
+
+
+async def test_a_retried_product_keeps_its_name_but_not_a_price_a_newer_event_set() -> None:
+    """product.upsert with a price sets the SKU's price too: a newer price.set wins it."""
+    world = World()
+    world.platform.answer(503).answer(200, {"items": []}).answer(200, {"products": []})
+    _, key = await world.integration()
+    product = {"sku": "P-1", "name": "Chair v2", "sellingPrice": 1000}
+    older = await world.push(key, {"action": "product.upsert", "data": {"products": [product]}})
+    await world.deliver()  # 503
+    world.clock.advance(1)
+    price = {"action": "price.set", "data": {"items": [{"sku": "P-1", "sellingPrice": 1500}]}}
+    await world.push(key, price)
+    await world.deliver()
+    await retry_due(world, older)
+    assert await world.deliver() == "success"
+    sent = world.platform.calls[-1].call.body["products"]
+    assert sent == [{"sku": "P-1", "name": "Chair v2"}]  # the name, not the stale price
