@@ -76,6 +76,18 @@ class Action(ABC):
         """The platform record ids worth keeping on the event."""
         return response if isinstance(response, dict) else {"response": response}
 
+    def platform_calls(
+        self, data: Any, entity_id: str | None, fresh: set[str] | None
+    ) -> list[PlatformCall]:
+        """The calls that apply the event, restricted to the still-current records
+        (`fresh`; None = everything). One call for most actions."""
+        current = data if fresh is None else self.only_items(data, fresh)
+        return [self.platform_call(current, entity_id)]
+
+    def results(self, responses: list[Any]) -> dict[str, Any]:
+        """What to keep from the answers of `platform_calls`, in the same order."""
+        return self.result(responses[0])
+
     def only_items(self, data: Any, keys: set[str]) -> Any:
         """The same event restricted to the items whose entity key is in `keys`.
 

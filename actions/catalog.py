@@ -73,12 +73,45 @@ class ProductUpsert(BulkAction):
     def platform_call(self, data: Any, entity_id: str | None) -> PlatformCall:
         return PlatformCall("upsertProducts", self.body(data))
 
+    def platform_calls(
+        self, data: Any, entity_id: str | None, fresh: set[str] | None
+    ) -> list[PlatformCall]:
+        """Current products in one call; and, for a product a newer one superseded
+        while this event's price is still the newest, that price through setPrices,
+        so the newest price is never lost with the stale product."""
+        if fresh is None:
+            return [self.platform_call(data, entity_id)]
+        calls = []
+        current = self.only_items(data, fresh)
+        if current.products:
+            calls.append(self.platform_call(current, entity_id))
+        prices = [
+            {"sku": p.sku, "sellingPrice": p.sellingPrice}
+            | ({"costPrice": p.costPrice} if p.costPrice is not None else {})
+            for p in data.products
+            if self.item_key(p) not in fresh
+            and price_key(p.sku) in fresh
+            and p.sellingPrice is not None
+        ]
+        if prices:
+            calls.append(PlatformCall("setPrices", {"items": prices}))
+        return calls
+
     def describe(self, data: Any, entity_id: str | None) -> str:
         return f"upsert {len(data.products)} product(s)"
 
     def result(self, response: Any) -> dict[str, Any]:
         products = response.get("products", []) if isinstance(response, dict) else []
         return {"products": products}
+
+    def results(self, responses: list[Any]) -> dict[str, Any]:
+        merged: dict[str, Any] = {"products": []}
+        for response in responses:
+            if isinstance(response, dict) and "products" in response:
+                merged["products"] += response["products"]
+            elif isinstance(response, dict) and "items" in response:
+                merged["prices"] = response["items"]
+        return merged
 
 
 class PriceSet(BulkAction):

@@ -57,15 +57,12 @@ class StalenessGuard:
         flags = await asyncio.gather(*(newer(key) for key in keys))
         return {key for key, is_newer in zip(keys, flags, strict=True) if not is_newer}
 
-    async def record_applied(self, event: IntegrationEvent, action: Action, data: Any) -> None:
-        if not action.semantics.versioned:
-            return
+    async def record_applied(self, event: IntegrationEvent, keys: set[str]) -> None:
+        """Remember this event as the newest applied for each of `keys`."""
         version = event_version(event)
 
         async def advance(key: str) -> None:
             async with self._limit:
                 await self._store.advance(event.integration_id, key, version)
 
-        await asyncio.gather(
-            *(advance(key) for key in set(action.entity_keys(data, event.entity_id)))
-        )
+        await asyncio.gather(*(advance(key) for key in keys))

@@ -21,19 +21,21 @@ from typing import Any
 from opentelemetry.trace import SpanKind
 
 from actions import ACTIONS
+from actions.base import PlatformCall
 from shared import lifecycle, telemetry
 from shared.alerts import AlertService
 from shared.circuit import CircuitBreaker
 from shared.comm_log import attempt_record
 from shared.config import Settings
 from shared.errors import TransientError
-from shared.models import IntegrationEvent, LastError
+from shared.models import IntegrationEvent, LastError, PlatformExchange
 from shared.outcomes import Outcome, classify
 from shared.ports import EventStore, IntegrationStore, PlatformClient, ScheduleStore, StaleWrite
 from shared.retry import RetryPolicy, policy_for
 from shared.staleness import StalenessGuard
 
 log = logging.getLogger("integrations.worker")
+SUPERSEDED = "A newer event for the same records already succeeded; nothing to apply."
 
 
 class UnreadableMessage(Exception):
@@ -128,33 +130,33 @@ class Worker:
     async def _attempt(self, event: IntegrationEvent, shards: int, started: datetime) -> None:
         action = ACTIONS[event.action]
         data = action.parse((event.payload or {}).get("data", {}))
-        submitted_items = action.item_count(data)
         fresh = await self._staleness.fresh_keys(event, action, data)
         if fresh is not None and not fresh:
-            reason = "A newer event for the same records already succeeded; nothing to apply."
-            lifecycle.skip(event, reason, self._now())
+            lifecycle.skip(event, SUPERSEDED, self._now())
             await self._settle(event, shards, None)
             return
-        if fresh is not None:
-            data = action.only_items(data, fresh)
-        call = action.platform_call(data, event.entity_id)
-        with telemetry.span(f"platform {call.operation_id}", event, kind=SpanKind.CLIENT):
-            exchange = await self._platform.call(call, lifecycle.platform_idempotency_key(event))
-        outcome = classify(exchange, action.describe(data, event.entity_id))
-        self._breaker.record(outcome.transient, self._now())
+        calls = action.platform_calls(data, event.entity_id, fresh)
+        if not calls:
+            lifecycle.skip(event, SUPERSEDED, self._now())
+            await self._settle(event, shards, None)
+            return
+        what = action.describe(data, event.entity_id)
+        exchanges, outcome = await self._call_platform(event, calls, what)
         now = self._now()
         if outcome.succeeded:
-            result = action.result(exchange.response_body)
-            if action.item_count(data) < submitted_items:
-                result["skippedItems"] = submitted_items - action.item_count(data)
+            result = action.results([exchange.response_body for exchange in exchanges])
+            if fresh is not None:
+                applied = action.item_count(action.only_items(data, fresh))
+                if applied < action.item_count(data):
+                    result["skippedItems"] = action.item_count(data) - applied
+                await self._staleness.record_applied(event, fresh)
             lifecycle.succeed(event, result, now)
-            await self._staleness.record_applied(event, action, data)
         else:
             assert outcome.error is not None
             policy = await self._policy(event)
             lifecycle.fail(event, outcome.error, policy, now, outcome.retry_after_seconds)
         await self._events.add_attempt(
-            attempt_record(event, started, now, outcome, [exchange], self._settings.masked_fields)
+            attempt_record(event, started, now, outcome, exchanges, self._settings.masked_fields)
         )
         await self._settle(event, shards, outcome)
         telemetry.record_outcome(event, (now - event.created_at).total_seconds() * 1000)
@@ -162,6 +164,25 @@ class Worker:
             await self._alerts.observe(event)
         level = logging.INFO if outcome.succeeded else logging.WARNING
         telemetry.log_event("attempt finished", event, level)
+
+    async def _call_platform(
+        self, event: IntegrationEvent, calls: list[PlatformCall], what: str
+    ) -> tuple[list[PlatformExchange], Outcome]:
+        """Make the calls in order, stopping at the first that does not succeed. Each
+        call has its own platform key, stable across retries, so a retry replays the
+        calls that were applied and makes the rest."""
+        base = lifecycle.platform_idempotency_key(event)
+        exchanges: list[PlatformExchange] = []
+        outcome = Outcome(True)
+        for n, call in enumerate(calls):
+            key = base if n == 0 else f"{base}~{n}"
+            with telemetry.span(f"platform {call.operation_id}", event, kind=SpanKind.CLIENT):
+                exchanges.append(await self._platform.call(call, key))
+            outcome = classify(exchanges[-1], what)
+            self._breaker.record(outcome.transient, self._now())
+            if not outcome.succeeded:
+                break
+        return exchanges, outcome
 
     async def _settle(self, event: IntegrationEvent, shards: int, outcome: Outcome | None) -> None:
         """Save the outcome and keep the due-time index in step with it."""

@@ -60,6 +60,8 @@ class Expected:
         elif action == "product.upsert":
             for product in data["products"]:
                 newest(self.names, product["sku"], product["name"])
+                if "sellingPrice" in product:  # a product's price competes with price.set
+                    newest(self.prices, product["sku"], product["sellingPrice"])
         elif action == "customer.upsert":
             newest(self.phones, data["email"], data["phone"])
         elif action == "order.create":
@@ -138,10 +140,13 @@ class Workload:
             ]
             return {"action": "price.set", "data": {"items": items}}, False
         if roll < 0.72:
-            products = [
+            products: list[dict[str, Any]] = [
                 {"sku": sku, "name": f"{sku} v{rng.randint(1, 10**6)}"}
                 for sku in rng.sample(self.set_skus, rng.randint(1, 2))
             ]
+            for product in products:
+                if rng.random() < 0.5:
+                    product["sellingPrice"] = rng.randint(100, 99_999)
             return {"action": "product.upsert", "data": {"products": products}}, False
         if roll < 0.85:
             data = {

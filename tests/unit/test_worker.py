@@ -365,3 +365,68 @@ async def test_a_retried_product_keeps_its_name_but_not_a_price_a_newer_event_se
     assert await world.deliver() == "success"
     sent = world.platform.calls[-1].call.body["products"]
     assert sent == [{"sku": "P-1", "name": "Chair v2"}]  # the name, not the stale price
+
+
+async def test_a_superseded_product_still_delivers_its_price_when_that_is_newest() -> None:
+    """The product part is stale (a newer product.upsert without prices won), the price
+    part is not: the price goes through setPrices instead of being lost."""
+    world = World()
+    world.platform.answer(503).answer(200, {"products": []}).answer(200, {"items": []})
+    _, key = await world.integration()
+    older = await world.push(
+        key,
+        {
+            "action": "product.upsert",
+            "data": {
+                "products": [
+                    {"sku": "P-2", "name": "Sofa v1", "sellingPrice": 2000, "costPrice": 900}
+                ]
+            },
+        },
+    )
+    await world.deliver()  # 503
+    world.clock.advance(1)
+    newer = {"action": "product.upsert", "data": {"products": [{"sku": "P-2", "name": "Sofa v2"}]}}
+    await world.push(key, newer)
+    await world.deliver()
+    await retry_due(world, older)
+    assert await world.deliver() == "success"
+    last = world.platform.calls[-1]
+    assert last.call.operation_id == "setPrices"
+    assert last.call.body == {"items": [{"sku": "P-2", "sellingPrice": 2000, "costPrice": 900}]}
+    assert world.event(older).result == {"products": [], "prices": [], "skippedItems": 1}
+
+
+async def test_an_event_needing_two_calls_retries_with_a_key_per_call() -> None:
+    """Both calls succeed or the event is retried; each call keeps its own key, so the
+    call that was applied is replayed, never applied twice."""
+    world = World()
+    world.platform.answer(503)  # the first delivery of the older event
+    world.platform.answer(200, {"products": []})  # the newer product, no price
+    world.platform.answer(200, {"products": []}).answer(503)  # products ok, prices down
+    world.platform.answer(200, {"products": []}).answer(200, {"items": []})
+    _, key = await world.integration()
+    older = await world.push(
+        key,
+        {
+            "action": "product.upsert",
+            "data": {
+                "products": [
+                    {"sku": "A-1", "name": "A v1", "sellingPrice": 100},
+                    {"sku": "B-1", "name": "B v1", "sellingPrice": 200},
+                ]
+            },
+        },
+    )
+    await world.deliver()
+    world.clock.advance(1)
+    await world.push(
+        key, {"action": "product.upsert", "data": {"products": [{"sku": "B-1", "name": "B v2"}]}}
+    )
+    await world.deliver()
+    await retry_due(world, older)
+    assert await world.deliver() == "failed"  # the price call failed: retried as a whole
+    await retry_due(world, older)
+    assert await world.deliver() == "success"
+    keys = world.platform.idempotency_keys[-4:]
+    assert keys == [older, f"{older}~1", older, f"{older}~1"]
