@@ -17,6 +17,7 @@ from local.functions_host import FunctionsHost
 from local.queue_bus import LocalQueueBus
 from local.session_queue import LocalSessionQueue
 from local.settings_loader import ROOT, load_local_settings
+from shared.config import Settings
 
 log = logging.getLogger("local.host")
 
@@ -30,7 +31,7 @@ def max_concurrent_sessions() -> int:
 async def serve(port: int) -> None:
     from shared import bootstrap
 
-    queue_path = Path(os.environ.get("LOCAL_QUEUE_PATH", ".local/queue.db"))
+    queue_path = Path(Settings().local_queue_path or ".local/queue.db")
     queue_path.parent.mkdir(parents=True, exist_ok=True)
     # Local-only knobs (tests shorten the locks so a killed host's work returns quickly).
     lock = timedelta(seconds=float(os.environ.get("LOCAL_QUEUE_LOCK_SECONDS", "60")))

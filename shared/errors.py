@@ -11,9 +11,12 @@
     │   ├── UnsupportedMediaType     415
     │   ├── Unprocessable            422
     │   └── Throttled                429 (with retry_after seconds)
-    └── DeliveryError                a platform or dependency call did not succeed
-        ├── TransientError           worth retrying: network, timeout, 408/429/5xx
-        └── PermanentError           the data was rejected: 400/404/409/422
+    └── DeliveryError                a dependency call did not succeed
+        └── TransientError           worth retrying: storage, queue, webhook unavailable
+
+Platform answers are not raised: the worker classifies each exchange (see
+`shared.outcomes`) into success, transient (network, timeout, 408/425/429/5xx) or
+permanent (the data was rejected: other 4xx).
 
 SDK errors (`azure.core.exceptions`, `httpx`) are translated at the adapter boundary
 (`raise TransientError(...) from exc`), so the core never imports an SDK.
@@ -107,17 +110,9 @@ class DeliveryError(IntegrationsError):
     def __post_init__(self) -> None:
         super().__init__(self.message)
 
-    @property
-    def kind(self) -> str:
-        return "transient" if isinstance(self, TransientError) else "permanent"
-
 
 class TransientError(DeliveryError):
     """Retrying later may succeed."""
-
-
-class PermanentError(DeliveryError):
-    """Retrying the same data will fail again; a person must fix the data."""
 
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429})

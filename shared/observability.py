@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import logging
-import os
+
+from shared.config import Settings
 
 
 def setup_telemetry() -> None:
     """Send traces, metrics and logs to Application Insights if its connection string is
-    set; otherwise plain logging. Imported lazily: the exporter is not needed locally."""
+    set; otherwise plain logging. The exporter is imported only then: it is heavy, and a
+    cold start without it is faster."""
     logging.getLogger("azure").setLevel(logging.WARNING)
-    if not os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING"):
+    connection_string = Settings().appinsights_connection_string
+    if not connection_string:
         return
-    try:
-        from azure.monitor.opentelemetry import configure_azure_monitor
-    except ImportError:
-        logging.getLogger("integrations").warning(
-            "APPLICATIONINSIGHTS_CONNECTION_STRING is set but azure-monitor-opentelemetry "
-            "is not installed; telemetry is off."
-        )
-        return
-    configure_azure_monitor(logger_name="integrations")
+    from azure.monitor.opentelemetry import configure_azure_monitor
+
+    configure_azure_monitor(connection_string=connection_string, logger_name="integrations")
