@@ -33,6 +33,22 @@ class EventFilter(BaseModel):
     limit: Annotated[int, Field(ge=1, le=500)] = 50
     continuationToken: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
+    def to_query(self, shards: int, limit: int, continuation_token: str | None) -> EventQuery:
+        """The store's query for this filter, one page of `limit` from the token."""
+        return EventQuery(
+            integration_id=self.integrationId,
+            shards=shards,
+            status=self.status.value if self.status else None,
+            action=self.action,
+            entity_id=self.entityId,
+            entity_id_contains=self.search,
+            dead_lettered=self.deadLettered,
+            created_from=self.from_,
+            created_to=self.to,
+            limit=limit,
+            continuation_token=continuation_token,
+        )
+
 
 class CountsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -53,20 +69,9 @@ class QueryService:
 
     async def filter(self, document: Any) -> dict[str, Any]:
         request = parse_body(EventFilter, document)
+        shards = await self._shards(request.integrationId)
         page = await self._events.query(
-            EventQuery(
-                integration_id=request.integrationId,
-                shards=await self._shards(request.integrationId),
-                status=request.status.value if request.status else None,
-                action=request.action,
-                entity_id=request.entityId,
-                entity_id_contains=request.search,
-                dead_lettered=request.deadLettered,
-                created_from=request.from_,
-                created_to=request.to,
-                limit=request.limit,
-                continuation_token=request.continuationToken,
-            )
+            request.to_query(shards, request.limit, request.continuationToken)
         )
         return {
             "events": [event.to_json() for event in page.events],

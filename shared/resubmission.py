@@ -17,7 +17,7 @@ from shared.errors import Conflict, NotFound
 from shared.jobs import AuditEntry, BulkJob, JobStore
 from shared.management import parse_body, require_integration
 from shared.models import EventStatus, IntegrationEvent
-from shared.ports import EventQuery, EventStore, IntegrationStore, StaleWrite
+from shared.ports import EventStore, IntegrationStore, StaleWrite
 from shared.queries import EventFilter
 from shared.recovery import RecoveryService
 
@@ -122,21 +122,7 @@ class ResubmissionService:
             return
         request = parse_body(EventFilter, job.filter)
         shards = await self._shards(job.integration_id)
-        page = await self._events.query(
-            EventQuery(
-                integration_id=job.integration_id,
-                shards=shards,
-                status=request.status.value if request.status else None,
-                action=request.action,
-                entity_id=request.entityId,
-                entity_id_contains=request.search,
-                dead_lettered=request.deadLettered,
-                created_from=request.from_,
-                created_to=request.to,
-                limit=page_size,
-                continuation_token=job.continuation_token,
-            )
-        )
+        page = await self._events.query(request.to_query(shards, page_size, job.continuation_token))
         done: list[str] = []
         for summary in page.events:
             job.matched += 1
