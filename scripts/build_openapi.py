@@ -26,6 +26,7 @@ from typing import Any, cast
 from pydantic.json_schema import models_json_schema
 
 from actions import ACTIONS
+from actions.examples import REFERENCE_EXAMPLES
 from shared import http_api
 from shared.auth import API_KEY_PREFIX, bearer_token, key_hint
 from shared.comm_log import logged_call
@@ -385,64 +386,7 @@ def response_schemas() -> Json:
 
 # --- examples, made by the product's own code -----------------------------------------------
 # The inbound bodies exactly as custom-inbound-api.txt shows them.
-INBOUND_EXAMPLES: dict[str, Json] = {
-    "inventory.set": {
-        "action": "inventory.set",
-        "data": {
-            "items": [
-                {"sku": "CHAIR-UNO-BLK", "quantity": 42, "warehouseId": "wh-01"},
-                {"sku": "SOFA-VEL-GRY", "quantity": 8, "warehouseId": "wh-01"},
-            ]
-        },
-    },
-    "inventory.adjust": {
-        "action": "inventory.adjust",
-        "data": {"items": [{"sku": "CHAIR-UNO-BLK", "adjustment": -2, "reason": "Damaged stock"}]},
-    },
-    "order.create": {
-        "action": "order.create",
-        "data": {
-            "externalId": "ERP-ORDER-789",
-            "customer": {
-                "email": "customer@example.com",
-                "firstName": "Anna",
-                "lastName": "Svensson",
-            },
-            "lineItems": [{"sku": "CHAIR-UNO-BLK", "quantity": 1, "unitPrice": 4990}],
-        },
-    },
-    "order.update": {
-        "action": "order.update",
-        "entityId": "order-id-from-avvyr",
-        "data": {"status": "shipped", "trackingNumber": "PKG-123456789"},
-    },
-    "product.upsert": {
-        "action": "product.upsert",
-        "data": {
-            "products": [
-                {
-                    "sku": "CHAIR-UNO-BLK",
-                    "name": "Lounge Chair Uno — Black",
-                    "sellingPrice": 4990,
-                    "description": "Minimalist lounge chair in black leather.",
-                }
-            ]
-        },
-    },
-    "price.set": {
-        "action": "price.set",
-        "data": {"items": [{"sku": "CHAIR-UNO-BLK", "sellingPrice": 4990, "costPrice": 2200}]},
-    },
-    "customer.upsert": {
-        "action": "customer.upsert",
-        "data": {
-            "email": "customer@example.com",
-            "firstName": "Anna",
-            "lastName": "Svensson",
-            "phone": "+46701234567",
-        },
-    },
-}
+INBOUND_EXAMPLES: dict[str, Json] = dict(REFERENCE_EXAMPLES)
 
 T0 = datetime(2025, 5, 1, 10, 0, 0, tzinfo=UTC)
 INTEGRATION_ID = "int_3f9a1c2b4d5e6f70"

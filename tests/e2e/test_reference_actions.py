@@ -7,66 +7,18 @@ from typing import Any
 
 import pytest
 
+from actions.examples import REFERENCE_EXAMPLES
 from tests.conftest import Stack
 
 pytestmark = pytest.mark.e2e
 
 # The request bodies exactly as custom-inbound-api.txt shows them.
-INVENTORY_SET = {
-    "action": "inventory.set",
-    "data": {
-        "items": [
-            {"sku": "CHAIR-UNO-BLK", "quantity": 42, "warehouseId": "wh-01"},
-            {"sku": "SOFA-VEL-GRY", "quantity": 8, "warehouseId": "wh-01"},
-        ]
-    },
-}
-INVENTORY_ADJUST = {
-    "action": "inventory.adjust",
-    "data": {"items": [{"sku": "CHAIR-UNO-BLK", "adjustment": -2, "reason": "Damaged stock"}]},
-}
-ORDER_CREATE = {
-    "action": "order.create",
-    "data": {
-        "externalId": "ERP-ORDER-789",
-        "customer": {"email": "customer@example.com", "firstName": "Anna", "lastName": "Svensson"},
-        "lineItems": [{"sku": "CHAIR-UNO-BLK", "quantity": 1, "unitPrice": 4990}],
-    },
-}
-PRODUCT_UPSERT = {
-    "action": "product.upsert",
-    "data": {
-        "products": [
-            {
-                "sku": "CHAIR-UNO-BLK",
-                "name": "Lounge Chair Uno — Black",
-                "sellingPrice": 4990,
-                "description": "Minimalist lounge chair in black leather.",
-            }
-        ]
-    },
-}
-PRICE_SET = {
-    "action": "price.set",
-    "data": {"items": [{"sku": "CHAIR-UNO-BLK", "sellingPrice": 4990, "costPrice": 2200}]},
-}
-CUSTOMER_UPSERT = {
-    "action": "customer.upsert",
-    "data": {
-        "email": "customer@example.com",
-        "firstName": "Anna",
-        "lastName": "Svensson",
-        "phone": "+46701234567",
-    },
-}
+EXAMPLES = REFERENCE_EXAMPLES  # the request bodies exactly as the reference shows them
 
 
 def order_update(order_id: str) -> dict[str, Any]:
-    return {
-        "action": "order.update",
-        "entityId": order_id,
-        "data": {"status": "shipped", "trackingNumber": "PKG-123456789"},
-    }
+    """The reference's order.update, aimed at the order the platform just created."""
+    return {**EXAMPLES["order.update"], "entityId": order_id}
 
 
 def deliver(stack: Stack, integration: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
@@ -81,16 +33,16 @@ def deliver(stack: Stack, integration: dict[str, str], body: dict[str, Any]) -> 
 def test_every_reference_action_is_applied_to_the_platform(stack: Stack) -> None:
     integration = stack.new_integration("Reference walk-through")
 
-    levels = deliver(stack, integration, INVENTORY_SET)["result"]
+    levels = deliver(stack, integration, EXAMPLES["inventory.set"])["result"]
     assert {"sku": "CHAIR-UNO-BLK", "warehouseId": "wh-01", "quantity": 42} in levels["levels"]
-    deliver(stack, integration, INVENTORY_ADJUST)
-    deliver(stack, integration, PRODUCT_UPSERT)
-    deliver(stack, integration, PRICE_SET)
-    created = deliver(stack, integration, ORDER_CREATE)["result"]
+    deliver(stack, integration, EXAMPLES["inventory.adjust"])
+    deliver(stack, integration, EXAMPLES["product.upsert"])
+    deliver(stack, integration, EXAMPLES["price.set"])
+    created = deliver(stack, integration, EXAMPLES["order.create"])["result"]
     order_id = created["orderId"]
     assert order_id and created["externalId"] == "ERP-ORDER-789"
     deliver(stack, integration, order_update(order_id))
-    customer = deliver(stack, integration, CUSTOMER_UPSERT)["result"]
+    customer = deliver(stack, integration, EXAMPLES["customer.upsert"])["result"]
     assert customer["customerId"]
 
     state = stack.sandbox_state()
