@@ -39,6 +39,17 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stop_all([process], grace_seconds=2)
 
 
+@pytest.fixture(scope="module")
+def private_azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An Azurite of this module's own: for tests that run a timer, or count what a
+    timer reads, where the session stack's own timer sharing the storage would interfere."""
+    blob_port, table_port = free_port(), free_port()
+    process = start_azurite(tmp_path_factory.mktemp("private-azurite"), blob_port, table_port)
+    yield connection_string(blob_port, table_port)
+    if process:
+        stop_all([process], grace_seconds=2)
+
+
 class Stack:
     """The local stack as a user sees it: the API, the sandbox, tokens."""
 
@@ -172,8 +183,16 @@ def start_stack(folder: Path, azurite: str, **settings: str) -> Stack:
 
 
 @pytest.fixture(scope="session")
-def stack(azurite: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The whole local stack (sandbox + Functions host on the test Azurite)."""
-    running = start_stack(tmp_path_factory.mktemp("stack"), azurite)
-    yield running
-    running.stop()
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The whole local stack (sandbox + Functions host) on an Azurite of its own: its
+    timer works the shared due-time index, which must not be the one adapter tests use."""
+    folder = tmp_path_factory.mktemp("stack")
+    blob_port, table_port = free_port(), free_port()
+    storage = start_azurite(folder / "azurite", blob_port, table_port)
+    try:
+        running = start_stack(folder, connection_string(blob_port, table_port))
+        yield running
+        running.stop()
+    finally:
+        if storage:
+            stop_all([storage], grace_seconds=2)

@@ -24,10 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
-from local.azurite import connection_string, start_azurite
-from local.processes import stop_all
 from local.session_queue import LocalSessionQueue
-from tests.conftest import ROOT, Stack, free_port, start_stack
+from tests.conftest import ROOT, Stack, start_stack
 from tests.faults.workload import Expected, Workload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -39,15 +37,12 @@ RESULTS = ROOT / "benchmarks" / "results" / "fault-injection.json"
 
 
 @pytest.fixture(scope="module")
-def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def fault_stack(private_azurite: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
     # Its own Azurite: a second stack's timer must not re-enqueue into its own queue
     # the events of the session stack that share a storage account with it.
-    folder = tmp_path_factory.mktemp("faults")
-    blob_port, table_port = free_port(), free_port()
-    storage = start_azurite(folder / "azurite", blob_port, table_port)
     stack = start_stack(
-        folder,
-        connection_string(blob_port, table_port),
+        tmp_path_factory.mktemp("faults"),
+        private_azurite,
         RETRY_MAX_ATTEMPTS="40",
         RETRY_BASE_DELAY_SECONDS="0.5",
         RETRY_MAX_DELAY_SECONDS="4",
@@ -60,8 +55,6 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Any:
     )
     yield stack
     stack.stop()
-    if storage:
-        stop_all([storage], grace_seconds=2)
 
 
 class Sender:
