@@ -13,8 +13,6 @@ from shared.models import EventStatus, IntegrationEvent, LastError
 from shared.ports import QueueMessage
 from shared.retry import RetryPolicy
 
-RESUBMITTABLE = (EventStatus.FAILED, EventStatus.QUEUED, EventStatus.PROCESSING)
-
 
 def may_process(event: IntegrationEvent) -> bool:
     """Whether a delivered message should run: a redelivery of an event that already
