@@ -36,9 +36,14 @@ def test_no_email_address_survives_masking(address: str, before: str, after: str
     local = address.rpartition("@")[0]
     for value in places(address, before, after):
         masked = json.dumps(mask(value), ensure_ascii=False)
+        assert "***@" in masked
+        if len(local.lstrip("'`")) <= 1:
+            # A one-character local part (after the quotes that may open an address)
+            # keeps that character by design; with `*` it even reads as the address.
+            continue
         assert address not in masked
         assert f"{local}@" not in masked
-        assert f"{local}***@" not in masked or len(local) == 1
+        assert f"{local}***@" not in masked
 
 
 @quick
