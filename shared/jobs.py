@@ -23,6 +23,10 @@ class BulkJob:
     resubmitted: int = 0
     skipped: int = 0
     continuation_token: str | None = None
+    # The runner advancing a page holds the job until then; a runner that died lets
+    # go when the time passes, so the timer takes the page up again.
+    lease_until: datetime | None = None
+    etag: str | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,7 +60,9 @@ class JobStore(ABC):
     """Bulk jobs and the audit trail."""
 
     @abstractmethod
-    async def save_job(self, job: BulkJob) -> None: ...
+    async def save_job(self, job: BulkJob) -> None:
+        """Creates a job without an etag; saves one read or saved before only if nobody
+        changed it since. Raises StaleWrite otherwise, and sets the new etag on `job`."""
 
     @abstractmethod
     async def get_job(self, integration_id: str, job_id: str) -> BulkJob | None: ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared import lifecycle
@@ -20,6 +20,11 @@ from shared.models import EventStatus, IntegrationEvent
 from shared.ports import EventStore, IntegrationStore, StaleWrite
 from shared.queries import EventFilter
 from shared.recovery import RecoveryService
+
+PAGE_SIZE = 100
+# Long enough for a page of resubmissions; after it, a runner that died lets the timer
+# take the page up again (its events, resubmitted once, then count as skipped).
+JOB_LEASE = timedelta(minutes=5)
 
 
 class ResubmissionService:
@@ -87,9 +92,11 @@ class ResubmissionService:
             requested_by=actor,
             created_at=now,
             updated_at=now,
+            # created held by this request, so the timer leaves the first page to it
+            lease_until=now + JOB_LEASE,
         )
         await self._jobs.save_job(job)
-        await self.advance(job)
+        await self._advance_held(job, PAGE_SIZE)
         return job.to_json()
 
     async def job(self, integration_id: str, job_id: str) -> BulkJob:
@@ -99,16 +106,22 @@ class ResubmissionService:
         return job
 
     async def cancel(self, integration_id: str, job_id: str, actor: str) -> dict[str, Any]:
-        job = await self.job(integration_id, job_id)
-        if job.status == "running":
+        for _ in range(5):
+            job = await self.job(integration_id, job_id)
+            if job.status != "running":
+                return job.to_json()
             job.status, job.updated_at = "cancelled", self._now()
-            await self._jobs.save_job(job)
+            try:
+                await self._jobs.save_job(job)
+            except StaleWrite:
+                continue  # a runner recorded a page meanwhile: cancel the fresh copy
             await self._jobs.audit(
                 AuditEntry(
                     integration_id, actor, "cancel-bulk-resubmit", [], job.updated_at, job.id
                 )
             )
-        return job.to_json()
+            return job.to_json()
+        raise Conflict(f"Job {job_id} is changing right now; try again in a moment.")
 
     async def advance_all(self) -> int:
         """One page of every running job (the timer calls this)."""
@@ -117,9 +130,20 @@ class ResubmissionService:
             await self.advance(job)
         return len(jobs)
 
-    async def advance(self, job: BulkJob, page_size: int = 100) -> None:
-        if job.status != "running":
+    async def advance(self, job: BulkJob, page_size: int = PAGE_SIZE) -> None:
+        """One page of the job, unless another runner (the request that started it, or
+        another timer run) holds it: two runners on one page would count it twice."""
+        now = self._now()
+        if job.status != "running" or (job.lease_until and job.lease_until > now):
             return
+        job.lease_until = now + JOB_LEASE
+        try:
+            await self._jobs.save_job(job)
+        except StaleWrite:
+            return  # another runner took it, or a person cancelled it, since it was read
+        await self._advance_held(job, page_size)
+
+    async def _advance_held(self, job: BulkJob, page_size: int) -> None:
         request = parse_body(EventFilter, job.filter)
         shards = await self._shards(job.integration_id)
         page = await self._events.query(request.to_query(shards, page_size, job.continuation_token))
@@ -135,8 +159,7 @@ class ResubmissionService:
         job.continuation_token = page.continuation_token
         if not page.continuation_token:
             job.status = "completed"
-        job.updated_at = self._now()
-        await self._jobs.save_job(job)
+        await self._release(job)
         if done:
             await self._jobs.audit(
                 AuditEntry(
@@ -148,3 +171,21 @@ class ResubmissionService:
                     job.id,
                 )
             )
+
+    async def _release(self, job: BulkJob) -> None:
+        """Records the page's progress and lets go of the job. While it is held only a
+        cancellation changes it: that is kept, with the progress of the page."""
+        job.lease_until = None
+        for _ in range(5):
+            job.updated_at = self._now()
+            try:
+                await self._jobs.save_job(job)
+                return
+            except StaleWrite:
+                fresh = await self._jobs.get_job(job.integration_id, job.id)
+                if fresh is None:
+                    return
+                job.etag = fresh.etag
+                if fresh.status == "cancelled":
+                    job.status = "cancelled"
+        raise Conflict(f"Job {job.id} is changing right now; its next page will catch up.")

@@ -10,11 +10,13 @@ import json
 import secrets
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from shared.adapters.azure_storage import StorageClients, translate_errors
 from shared.clock import epoch_ms
 from shared.jobs import AuditEntry, BulkJob, JobStore
+from shared.ports import StaleWrite
 
 INVERTED_MS_BASE = 10**13 - 1
 
@@ -32,6 +34,8 @@ def _to_job(row: Any) -> BulkJob:
         resubmitted=int(row["resubmitted"]),
         skipped=int(row["skipped"]),
         continuation_token=row.get("continuationToken"),
+        lease_until=row.get("leaseUntil"),
+        etag=row.metadata.get("etag"),
     )
 
 
@@ -55,9 +59,22 @@ class TableJobStore(JobStore):
             "resubmitted": job.resubmitted,
             "skipped": job.skipped,
             "continuationToken": job.continuation_token,
+            "leaseUntil": job.lease_until,
         }
-        with translate_errors():
-            await self._jobs.upsert_entity(entity, mode="replace")
+        try:
+            with translate_errors():
+                if job.etag:
+                    meta = await self._jobs.update_entity(
+                        entity,
+                        mode="replace",
+                        etag=job.etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+                else:
+                    meta = await self._jobs.create_entity(entity)
+        except ResourceExistsError as exc:
+            raise StaleWrite(f"job {job.id} exists already") from exc
+        job.etag = meta.get("etag")
 
     async def get_job(self, integration_id: str, job_id: str) -> BulkJob | None:
         await self._storage.ensure_created()

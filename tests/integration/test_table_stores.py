@@ -455,6 +455,26 @@ async def test_jobs_round_trip_and_running_ones_are_listed(storage: StorageClien
     assert await store.get_job(integration_id, "job_missing") is None
 
 
+async def test_a_job_is_saved_only_over_the_copy_it_was_read_from(storage: StorageClients) -> None:
+    store = TableJobStore(storage)
+    integration_id = new_id()
+    job = BulkJob("job_" + secrets.token_hex(4), integration_id, {}, "op", BASE, BASE)
+    await store.save_job(job)
+    with pytest.raises(StaleWrite):
+        await store.save_job(BulkJob(job.id, integration_id, {}, "op", BASE, BASE))
+    first = await store.get_job(integration_id, job.id)
+    second = await store.get_job(integration_id, job.id)
+    assert first is not None and second is not None
+    first.lease_until = BASE + timedelta(minutes=5)
+    await store.save_job(first)
+    second.status = "cancelled"
+    with pytest.raises(StaleWrite):
+        await store.save_job(second)
+    stored = await store.get_job(integration_id, job.id)
+    assert stored is not None and stored.lease_until == first.lease_until
+    assert stored.status == "running"
+
+
 async def test_audit_trail_is_newest_first(storage: StorageClients) -> None:
     store = TableJobStore(storage)
     integration_id = new_id()

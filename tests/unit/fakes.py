@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import json
 from collections import deque
 from collections.abc import Iterable
@@ -536,8 +537,13 @@ class FakeJobStore(JobStore):
     def __init__(self) -> None:
         self.jobs: dict[tuple[str, str], BulkJob] = {}
         self.entries: list[AuditEntry] = []
+        self._versions = itertools.count(1)
 
     async def save_job(self, job: BulkJob) -> None:
+        stored = self.jobs.get((job.integration_id, job.id))
+        if (stored.etag if stored else None) != job.etag:
+            raise StaleWrite(f"job {job.id} changed since it was read")
+        job.etag = f"v{next(self._versions)}"
         self.jobs[(job.integration_id, job.id)] = copy.deepcopy(job)
 
     async def get_job(self, integration_id: str, job_id: str) -> BulkJob | None:

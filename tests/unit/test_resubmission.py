@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ from shared.circuit import CircuitBreaker
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.jobs import BulkJob
 from shared.models import EventStatus
+from shared.ports import EventPage, EventQuery
+from shared.resubmission import JOB_LEASE
 from tests.unit.fakes import World
 
 
@@ -134,6 +137,87 @@ async def test_a_bulk_job_advances_page_by_page_and_can_be_cancelled() -> None:
     assert await world.resubmission.advance_all() == 0
     assert world.event(failed[0]).status is EventStatus.FAILED
     assert world.jobs.entries[-1].action == "cancel-bulk-resubmit"
+
+
+async def failed_events(world: World, key: str, count: int) -> list[str]:
+    failed = []
+    for n in range(count):
+        failed.append(await rejected(world, key, f"S{n}"))
+        world.clock.advance(1)
+    return failed
+
+
+def job_for(integration_id: str, now: datetime, **fields: Any) -> BulkJob:
+    return BulkJob(
+        "job_held",
+        integration_id,
+        {"integrationId": integration_id, "status": "failed"},
+        "op",
+        now,
+        now,
+        **fields,
+    )
+
+
+async def test_the_timer_leaves_a_job_to_the_runner_holding_it_until_its_lease_ends() -> None:
+    world = World()
+    integration, key = await world.integration()
+    failed = await failed_events(world, key, 3)
+    now = world.clock()
+    await world.jobs.save_job(job_for(integration.id, now, lease_until=now + JOB_LEASE))
+
+    await world.resubmission.advance_all()
+    assert all(world.event(e).status is EventStatus.FAILED for e in failed)
+
+    world.clock.advance(JOB_LEASE.total_seconds() + 1)  # the runner died holding it
+    await world.resubmission.advance_all()
+    stored = await world.resubmission.job(integration.id, "job_held")
+    assert (stored.status, stored.matched, stored.resubmitted) == ("completed", 3, 3)
+    assert stored.lease_until is None
+    assert all(world.event(e).status is EventStatus.QUEUED for e in failed)
+
+
+async def test_two_runners_with_one_job_count_its_page_once() -> None:
+    world = World()
+    integration, key = await world.integration()
+    await failed_events(world, key, 3)
+    await world.jobs.save_job(job_for(integration.id, world.clock()))
+    first = await world.resubmission.job(integration.id, "job_held")
+    second = await world.resubmission.job(integration.id, "job_held")
+
+    await world.resubmission.advance(first)
+    await world.resubmission.advance(second)  # read before the first one took the job
+
+    stored = await world.resubmission.job(integration.id, "job_held")
+    assert (stored.status, stored.matched, stored.resubmitted, stored.skipped) == (
+        "completed",
+        3,
+        3,
+        0,
+    )
+    assert [entry.action for entry in world.jobs.entries] == ["bulk-resubmit"]
+
+
+async def test_a_cancel_while_a_page_runs_is_kept_with_the_pages_progress(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = World()
+    integration, key = await world.integration()
+    await failed_events(world, key, 3)
+    await world.jobs.save_job(job_for(integration.id, world.clock()))
+    query = world.events.query
+
+    async def query_then_cancel(request: EventQuery) -> EventPage:
+        page = await query(request)
+        await world.resubmission.cancel(integration.id, "job_held", "op:bob")
+        return page
+
+    monkeypatch.setattr(world.events, "query", query_then_cancel)
+    await world.resubmission.advance(await world.resubmission.job(integration.id, "job_held"))
+
+    stored = await world.resubmission.job(integration.id, "job_held")
+    assert (stored.status, stored.matched, stored.resubmitted) == ("cancelled", 3, 3)
+    assert stored.lease_until is None
 
 
 async def test_a_bulk_filter_is_validated() -> None:
