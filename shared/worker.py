@@ -28,7 +28,7 @@ from shared.circuit import CircuitBreaker
 from shared.comm_log import attempt_record
 from shared.config import Settings
 from shared.errors import TransientError
-from shared.models import IntegrationEvent, LastError, PlatformExchange
+from shared.models import EventStatus, IntegrationEvent, LastError, PlatformExchange
 from shared.outcomes import Outcome, classify
 from shared.ports import EventStore, IntegrationStore, PlatformClient, ScheduleStore, StaleWrite
 from shared.retry import RetryPolicy, policy_for
@@ -133,12 +133,12 @@ class Worker:
         fresh = await self._staleness.fresh_keys(event, action, data)
         if fresh is not None and not fresh:
             lifecycle.skip(event, SUPERSEDED, self._now())
-            await self._settle(event, shards, None)
+            await self._settle(event, shards, claimed_at=started)
             return
         calls = action.platform_calls(data, event.entity_id, fresh)
         if not calls:
             lifecycle.skip(event, SUPERSEDED, self._now())
-            await self._settle(event, shards, None)
+            await self._settle(event, shards, claimed_at=started)
             return
         what = action.describe(data, event.entity_id)
         exchanges, outcome = await self._call_platform(event, calls, what)
@@ -158,7 +158,7 @@ class Worker:
         await self._events.add_attempt(
             attempt_record(event, started, now, outcome, exchanges, self._settings.masked_fields)
         )
-        await self._settle(event, shards, outcome)
+        await self._settle(event, shards, claimed_at=started)
         telemetry.record_outcome(event, (now - event.created_at).total_seconds() * 1000)
         if self._alerts is not None:
             await self._alerts.observe(event)
@@ -184,17 +184,47 @@ class Worker:
                 break
         return exchanges, outcome
 
-    async def _settle(self, event: IntegrationEvent, shards: int, outcome: Outcome | None) -> None:
+    async def _settle(
+        self, event: IntegrationEvent, shards: int, claimed_at: datetime | None = None
+    ) -> None:
         """Save the outcome and keep the due-time index in step with it."""
-        old_key = event.schedule_key
-        event.schedule_key = None
+        new_key = None
         if event.next_retry_at is not None:
-            event.schedule_key = await self._schedule.put(
+            new_key = await self._schedule.put(
                 event.next_retry_at, event.integration_id, event.id, shards
             )
-        await self._events.save(event, shards)
-        if old_key and old_key != event.schedule_key:
+        old_key, event.schedule_key = event.schedule_key, new_key
+        try:
+            await self._events.save(event, shards)
+        except StaleWrite:
+            event.schedule_key = old_key
+            if claimed_at is None or not await self._rebase_on_moved_check(
+                event, shards, claimed_at
+            ):
+                raise
+            old_key, event.schedule_key = event.schedule_key, new_key
+            await self._events.save(event, shards)
+        if old_key and old_key != new_key:
             await self._schedule.remove(old_key)
+
+    async def _rebase_on_moved_check(
+        self, event: IntegrationEvent, shards: int, claimed_at: datetime
+    ) -> bool:
+        """While an attempt runs, the timer may move the event's check to the end of its
+        lease, which changes the record under the worker. The attempt's outcome then goes
+        onto that fresh copy: throwing it away would ask the platform a second time.
+        Any other change (the lease ran out and the event was requeued) means deciding
+        afresh."""
+        fresh = await self._events.get(event.integration_id, event.id, shards)
+        if (
+            fresh is None
+            or fresh.status is not EventStatus.PROCESSING
+            or fresh.processing_started_at != claimed_at
+            or fresh.attempts != event.attempts
+        ):
+            return False
+        event.etag, event.schedule_key = fresh.etag, fresh.schedule_key
+        return True
 
     async def _postpone(self, event: IntegrationEvent, shards: int, until: datetime) -> None:
         error = LastError(
@@ -204,7 +234,7 @@ class Worker:
             None,
         )
         lifecycle.postpone(event, until + timedelta(seconds=1), error, self._now())
-        await self._settle(event, shards, None)
+        await self._settle(event, shards)
 
     async def _policy(self, event: IntegrationEvent) -> RetryPolicy:
         integration = await self._integrations.get(event.integration_id)

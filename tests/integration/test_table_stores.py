@@ -141,9 +141,12 @@ async def test_events_add_get_and_save(storage: StorageClients) -> None:
     found.last_error = LastError("transient", "Could not set stock: 503.", 503)
     found.result = {"levels": [{"sku": "A"}]}
     found.schedule_key, found.resubmissions, found.dead_lettered = "due~1|x", 1, True
+    # to the microsecond: the worker recognises its own claim by this time
+    found.processing_started_at = BASE + timedelta(microseconds=123457)
     await store.save(found, 4)
     again = await store.get(integration_id, original.id, 4)
     assert again == found
+    assert again is not None and again.processing_started_at == found.processing_started_at
     assert again is not None and again.next_retry_at == BASE + timedelta(seconds=30)
 
 

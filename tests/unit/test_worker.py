@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
+from actions.base import PlatformCall
 from shared.circuit import CircuitBreaker
 from shared.errors import TransientError
 from shared.masking import REMOVED
-from shared.models import EventStatus
+from shared.models import EventStatus, PlatformExchange
 from shared.ports import StaleWrite
 from shared.worker import UnreadableMessage
 from tests.unit.fakes import World, unit_settings
@@ -183,6 +184,30 @@ async def test_an_event_touched_by_the_timer_meanwhile_is_read_again_and_run() -
     assert await world.deliver() == "success"
     assert len(world.platform.calls) == 1
     assert world.event(event_id).attempts == 1
+
+
+async def test_an_outcome_lands_on_the_event_the_timer_re_indexed_during_the_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = World()
+    world.platform.answer(200, {"items": []})
+    _, event_id = await accepted(world, stock(("A", 5)))
+    call = world.platform.call
+
+    async def slow_call(platform_call: PlatformCall, key: str) -> PlatformExchange:
+        # the call outlasts the accept-time check: the timer moves it to the lease's end
+        world.clock.advance(world.settings.enqueue_grace_seconds + 1)
+        report = await world.recovery.run_once()
+        assert report.lease_expired == 0 and report.resent == 0
+        return await call(platform_call, key)
+
+    monkeypatch.setattr(world.platform, "call", slow_call)
+    assert await world.deliver() == "success"
+    assert len(world.platform.calls) == 1
+    event = world.event(event_id)
+    assert (event.status, event.attempts, event.schedule_key) == (EventStatus.SUCCESS, 1, None)
+    assert world.schedule.for_event(event_id) == []
+    assert len(await world.events.attempts(event_id)) == 1
 
 
 async def test_an_event_that_keeps_changing_is_left_for_a_redelivery() -> None:
