@@ -30,6 +30,7 @@ from shared.ports import (
     IntegrationStore,
     MessageBus,
     ScheduleStore,
+    StaleWrite,
 )
 from shared.retry import policy_for
 from shared.throttle import RateLimiter
@@ -125,7 +126,12 @@ class InboundService:
         # The claim is never released: if recording fails half-way (the write may have
         # landed), the client's resend with the same key finishes this acceptance under
         # the same id instead of creating a second event.
-        event = await self._record(integration, validated, document, event_id, key, now)
+        try:
+            event = await self._record(integration, validated, document, event_id, key, now)
+        except StaleWrite:
+            # A resend finishing a claim while the first request was still recording:
+            # that request recorded the event and sends it (or the timer does).
+            return Accepted(event_id, replayed=True)
         try:
             await self._bus.send(lifecycle.queue_message(event, integration.partition_shards))
         except TransientError:

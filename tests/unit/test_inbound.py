@@ -20,7 +20,7 @@ from shared.errors import (
     ValidationFailed,
 )
 from shared.inbound import MAX_SESSION_ID, Accepted, InboundRequest, InboundService
-from shared.models import EventStatus, Integration, OrderingScope
+from shared.models import EventStatus, Integration, IntegrationEvent, OrderingScope
 from shared.throttle import RateLimiter
 from tests.unit.fakes import (
     FakeClock,
@@ -246,6 +246,28 @@ async def test_a_claim_whose_request_died_is_finished_by_the_resend(inbound: Inb
     assert [m.message_id for m in inbound.bus.sent] == [first.message_id]
     again = await inbound.push(key, idempotency_key="crash-1")
     assert again == Accepted(first.message_id, replayed=True) and len(inbound.bus.sent) == 1
+
+
+async def test_two_resends_finishing_one_claim_at_once_both_get_its_id(
+    inbound: Inbound, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client resends while its first request is still recording the event: the one
+    that records second finds it there and answers with the same id, never a 409."""
+    _, key = await inbound.integration()
+    first = await inbound.push(key, idempotency_key="slow-1")
+    recorded = inbound.events.rows.pop(first.message_id)
+    get = inbound.events.get
+
+    async def get_then_other_request_records(*args: Any) -> IntegrationEvent | None:
+        found = await get(*args)
+        if found is None:
+            inbound.events.rows[first.message_id] = recorded
+        return found
+
+    monkeypatch.setattr(inbound.events, "get", get_then_other_request_records)
+    resend = await inbound.push(key, idempotency_key="slow-1")
+    assert resend == Accepted(first.message_id, replayed=True)
+    assert len(inbound.events.rows) == 1
 
 
 async def test_the_same_key_with_a_different_body_is_422(inbound: Inbound) -> None:
