@@ -7,19 +7,22 @@ cancelled. Every resubmission is audited: who, when, which events.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from shared import lifecycle
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, NotFound, TransientError
 from shared.jobs import AuditEntry, BulkJob, JobStore
 from shared.management import parse_body, require_integration
 from shared.models import EventStatus, IntegrationEvent
 from shared.ports import EventStore, IntegrationStore, StaleWrite
 from shared.queries import EventFilter
 from shared.recovery import RecoveryService
+
+log = logging.getLogger("integrations.resubmission")
 
 PAGE_SIZE = 100
 # Long enough for a page of resubmissions; after it, a runner that died lets the timer
@@ -127,7 +130,12 @@ class ResubmissionService:
         """One page of every running job (the timer calls this)."""
         jobs = await self._jobs.running_jobs()
         for job in jobs:
-            await self.advance(job)
+            try:
+                await self.advance(job)
+            except (TransientError, Conflict) as exc:
+                # The job stays held until its lease ends, then its page runs again;
+                # the other jobs go on meanwhile.
+                log.warning("page of job %s postponed: %s", job.id, exc)
         return len(jobs)
 
     async def advance(self, job: BulkJob, page_size: int = PAGE_SIZE) -> None:

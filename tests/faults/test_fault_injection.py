@@ -153,20 +153,17 @@ def run_faults(
 
 
 def unsettled(stack: Stack, integration_id: str) -> Counter[str]:
-    """Events not yet in a terminal state (queued, processing, or failed with a retry due)."""
+    """Events not yet in a terminal state (queued, processing, or failed with a retry due).
+
+    One pass over every event: pages keep their position while statuses change, so each
+    event is read once (a query per status could miss one the timer moves between them).
+    """
     count: Counter[str] = Counter()
-    for status in ("queued", "processing", "failed"):
-        token = None
-        while True:
-            body: dict[str, Any] = {"integrationId": integration_id, "status": status, "limit": 500}
-            if token:
-                body["continuationToken"] = token
-            page = stack.admin("POST", "/v1/integrations/events/filter", json=body).json()
-            events = page["events"]
-            count[status] += sum(1 for e in events if status != "failed" or e["nextRetryAt"])
-            token = page["continuationToken"]
-            if not token:
-                break
+    for event in all_events(stack, integration_id).values():
+        if event["status"] in ("queued", "processing") or (
+            event["status"] == "failed" and event["nextRetryAt"]
+        ):
+            count[event["status"]] += 1
     return count
 
 

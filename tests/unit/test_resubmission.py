@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shared.circuit import CircuitBreaker
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.errors import Conflict, NotFound, TransientError, ValidationFailed
 from shared.jobs import BulkJob
 from shared.models import EventStatus
 from shared.ports import EventPage, EventQuery
@@ -218,6 +218,35 @@ async def test_a_cancel_while_a_page_runs_is_kept_with_the_pages_progress(
     stored = await world.resubmission.job(integration.id, "job_held")
     assert (stored.status, stored.matched, stored.resubmitted) == ("cancelled", 3, 3)
     assert stored.lease_until is None
+
+
+async def test_a_job_whose_page_fails_does_not_hold_up_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = World()
+    broken, broken_key = await world.integration()
+    healthy, healthy_key = await world.integration()
+    await failed_events(world, broken_key, 1)
+    [waiting] = await failed_events(world, healthy_key, 1)
+    for integration in (broken, healthy):
+        await world.jobs.save_job(job_for(integration.id, world.clock()))
+    query = world.events.query
+
+    async def storage_down_for_one(request: EventQuery) -> EventPage:
+        if request.integration_id == broken.id:
+            raise TransientError("Storage is unavailable: ServiceRequestError")
+        return await query(request)
+
+    monkeypatch.setattr(world.events, "query", storage_down_for_one)
+    assert await world.resubmission.advance_all() == 2
+    assert world.event(waiting).status is EventStatus.QUEUED
+    stuck = await world.resubmission.job(broken.id, "job_held")
+    assert stuck.status == "running" and stuck.lease_until is not None
+
+    monkeypatch.setattr(world.events, "query", query)
+    world.clock.advance(JOB_LEASE.total_seconds() + 1)
+    await world.resubmission.advance_all()
+    assert (await world.resubmission.job(broken.id, "job_held")).status == "completed"
 
 
 async def test_a_bulk_filter_is_validated() -> None:
