@@ -12,10 +12,14 @@ from pydantic import ValidationError as PydanticValidationError
 from shared.auth import generate_api_key, hash_key, key_hint
 from shared.clock import new_integration_id
 from shared.config import Settings
-from shared.errors import NotFound, ValidationFailed
+from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.models import Integration, OrderingScope
-from shared.ports import IntegrationStore, SecretStore
+from shared.ports import IntegrationStore, SecretStore, StaleWrite
 from shared.validation import pydantic_problems
+
+# A concurrent change to the same integration is rare (people, not machines, make
+# them): a few fresh reads settle it.
+CHANGE_ATTEMPTS = 3
 
 M = TypeVar("M", bound=BaseModel)
 IntegrationName = Annotated[
@@ -110,29 +114,51 @@ class ManagementService:
 
     async def patch(self, integration_id: str, document: Any) -> dict[str, Any]:
         change = parse_body(PatchIntegration, document)
-        integration = await self.get(integration_id)
-        if change.name is not None:
-            integration.name = change.name
-        if change.enabled is not None:
-            integration.enabled = change.enabled
-        if change.orderingScope is not None:
-            integration.ordering_scope = change.orderingScope
-        if change.retry is not None:
-            # Only the fields sent change; null clears one back to the settings' default.
-            given = change.retry.model_fields_set
-            if "maxAttempts" in given:
-                integration.retry_max_attempts = change.retry.maxAttempts
-            if "baseDelaySeconds" in given:
-                integration.retry_base_delay_seconds = change.retry.baseDelaySeconds
-        integration.updated_at = self._now()
-        await self._integrations.save(integration)
-        return integration.to_json()
+        for _ in range(CHANGE_ATTEMPTS):
+            integration = await self.get(integration_id)
+            _apply(change, integration)
+            integration.updated_at = self._now()
+            try:
+                await self._integrations.save(integration)
+            except StaleWrite:
+                continue  # changed meanwhile (a key rotation): apply to the fresh copy
+            return integration.to_json()
+        raise _busy(integration_id)
 
     async def regenerate_key(self, integration_id: str) -> dict[str, Any]:
-        integration = await self.get(integration_id)
-        key, old_hash = generate_api_key(), integration.key_hash
-        await self._secrets.set_secret(secret_name(integration.id), key)
-        integration.key_hash, integration.key_hint = hash_key(key), key_hint(key)
-        integration.updated_at = self._now()
-        await self._integrations.replace_key(integration, old_hash)
-        return {"id": integration.id, "apiKey": key, "apiKeyHint": integration.key_hint}
+        for _ in range(CHANGE_ATTEMPTS):
+            integration = await self.get(integration_id)
+            key, old_hash = generate_api_key(), integration.key_hash
+            await self._secrets.set_secret(secret_name(integration.id), key)
+            integration.key_hash, integration.key_hint = hash_key(key), key_hint(key)
+            integration.updated_at = self._now()
+            try:
+                await self._integrations.replace_key(integration, old_hash)
+            except StaleWrite:
+                # Saved over a fresh copy only: a blind save could put back a key hash
+                # another rotation had just retired, leaving no key that works.
+                continue
+            return {"id": integration.id, "apiKey": key, "apiKeyHint": integration.key_hint}
+        raise _busy(integration_id)
+
+
+def _apply(change: PatchIntegration, integration: Integration) -> None:
+    if change.name is not None:
+        integration.name = change.name
+    if change.enabled is not None:
+        integration.enabled = change.enabled
+    if change.orderingScope is not None:
+        integration.ordering_scope = change.orderingScope
+    if change.retry is not None:
+        # Only the fields sent change; null clears one back to the settings' default.
+        given = change.retry.model_fields_set
+        if "maxAttempts" in given:
+            integration.retry_max_attempts = change.retry.maxAttempts
+        if "baseDelaySeconds" in given:
+            integration.retry_base_delay_seconds = change.retry.baseDelaySeconds
+
+
+def _busy(integration_id: str) -> Conflict:
+    return Conflict(
+        f"Integration '{integration_id}' is being changed by another request; try again."
+    )

@@ -54,6 +54,7 @@ class Integration:
     partition_shards: int = 8
     retry_max_attempts: int | None = None
     retry_base_delay_seconds: float | None = None
+    etag: str | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.adapters.azure_storage import StorageClients, translate_errors
 from shared.models import Integration, OrderingScope
-from shared.ports import IntegrationStore
+from shared.ports import IntegrationStore, StaleWrite
 
 ROW = "integration"
 KEY_ROW = "key"
@@ -50,6 +51,7 @@ def from_entity(entity: Any) -> Integration:
         retry_base_delay_seconds=entity.get("retryBaseDelaySeconds"),
         created_at=entity["createdAt"],
         updated_at=entity["updatedAt"],
+        etag=entity.metadata.get("etag"),
     )
 
 
@@ -63,7 +65,8 @@ class TableIntegrationStore(IntegrationStore):
         await self._storage.ensure_created()
         with translate_errors():
             await self._keys.upsert_entity(self._key_row(integration))
-            await self._integrations.create_entity(to_entity(integration))
+            meta = await self._integrations.create_entity(to_entity(integration))
+        integration.etag = meta.get("etag")
 
     async def get(self, integration_id: str) -> Integration | None:
         await self._storage.ensure_created()
@@ -76,7 +79,18 @@ class TableIntegrationStore(IntegrationStore):
 
     async def save(self, integration: Integration) -> None:
         with translate_errors():
-            await self._integrations.upsert_entity(to_entity(integration), mode="replace")
+            if integration.etag:
+                meta = await self._integrations.update_entity(
+                    to_entity(integration),
+                    mode="replace",
+                    etag=integration.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            else:
+                meta = await self._integrations.upsert_entity(
+                    to_entity(integration), mode="replace"
+                )
+        integration.etag = meta.get("etag")
 
     async def list(self) -> list[Integration]:
         await self._storage.ensure_created()
@@ -98,8 +112,15 @@ class TableIntegrationStore(IntegrationStore):
         # goes: at no moment does a valid key resolve to nothing.
         with translate_errors():
             await self._keys.upsert_entity(self._key_row(integration))
+        try:
             await self.save(integration)
-            if old_hash and old_hash != integration.key_hash:
+        except StaleWrite:
+            # Changed by someone else meanwhile: the new key never took effect.
+            with translate_errors():
+                await self._keys.delete_entity(integration.key_hash, KEY_ROW)
+            raise
+        if old_hash and old_hash != integration.key_hash:
+            with translate_errors():
                 await self._keys.delete_entity(old_hash, KEY_ROW)
 
     @staticmethod

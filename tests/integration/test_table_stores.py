@@ -124,6 +124,24 @@ async def test_replace_key_moves_the_index_to_the_new_hash(storage: StorageClien
     assert stored is not None and stored.key_hash == hash_key(new_key)
 
 
+async def test_a_key_rotation_over_a_stale_copy_changes_nothing(storage: StorageClients) -> None:
+    store = TableIntegrationStore(storage)
+    created, key = integration()
+    await store.add(created)
+    first, second = await store.get(created.id), await store.get(created.id)
+    assert first is not None and second is not None
+    first.name = "Renamed"
+    await store.save(first)
+    new_key = generate_api_key()
+    second.key_hash, second.key_hint = hash_key(new_key), key_hint(new_key)
+    with pytest.raises(StaleWrite):
+        await store.replace_key(second, created.key_hash)
+    assert await store.integration_for_key(hash_key(new_key)) is None
+    assert await store.integration_for_key(hash_key(key)) == created.id
+    stored = await store.get(created.id)
+    assert stored is not None and (stored.name, stored.key_hash) == ("Renamed", hash_key(key))
+
+
 # --- events ---------------------------------------------------------------------------
 
 

@@ -95,9 +95,11 @@ class FakeIntegrationStore(IntegrationStore):
         self.integrations: dict[str, Integration] = {}
         self.key_index: dict[str, str] = {}  # key hash -> integration id
         self.saves = 0
+        self._versions = itertools.count(1)
 
     async def add(self, integration: Integration) -> None:
         self.key_index[integration.key_hash] = integration.id
+        integration.etag = f"v{next(self._versions)}"
         self.integrations[integration.id] = copy.deepcopy(integration)
 
     async def get(self, integration_id: str) -> Integration | None:
@@ -105,7 +107,11 @@ class FakeIntegrationStore(IntegrationStore):
         return copy.deepcopy(found) if found else None
 
     async def save(self, integration: Integration) -> None:
+        stored = self.integrations.get(integration.id)
+        if integration.etag is not None and stored is not None and stored.etag != integration.etag:
+            raise StaleWrite(f"integration {integration.id} changed since it was read")
         self.saves += 1
+        integration.etag = f"v{next(self._versions)}"
         self.integrations[integration.id] = copy.deepcopy(integration)
 
     async def list(self) -> list[Integration]:
@@ -116,7 +122,11 @@ class FakeIntegrationStore(IntegrationStore):
 
     async def replace_key(self, integration: Integration, old_hash: str | None) -> None:
         self.key_index[integration.key_hash] = integration.id
-        await self.save(integration)
+        try:
+            await self.save(integration)
+        except StaleWrite:
+            del self.key_index[integration.key_hash]
+            raise
         if old_hash and old_hash != integration.key_hash:
             self.key_index.pop(old_hash, None)
 

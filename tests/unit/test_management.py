@@ -8,9 +8,9 @@ from dataclasses import asdict
 import pytest
 
 from shared.auth import API_KEY_PREFIX, authenticate_integration, hash_key
-from shared.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
+from shared.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from shared.management import secret_name
-from shared.models import OrderingScope
+from shared.models import Integration, OrderingScope
 from tests.unit.fakes import World
 
 STOCK = {"action": "inventory.set", "data": {"items": [{"sku": "A", "quantity": 1}]}}
@@ -98,6 +98,58 @@ async def test_an_old_key_is_refused_even_while_its_index_row_lingers() -> None:
     world.integrations.key_index[hash_key(old_key)] = integration_id  # delete not done yet
     with pytest.raises(Unauthenticated):
         await authenticate_integration(world.integrations, f"Bearer {old_key}")
+
+
+async def test_a_patch_racing_a_key_rotation_keeps_the_new_key_working(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = World()
+    created = await create(world)
+    integration_id = str(created["id"])
+    get = world.integrations.get
+    rotated: list[dict[str, object]] = []
+
+    async def get_then_rotate(wanted: str) -> Integration | None:
+        found = await get(wanted)
+        # the rotation lands between the patch's read and its write
+        monkeypatch.setattr(world.integrations, "get", get)
+        rotated.append(await world.management.regenerate_key(integration_id))
+        return found
+
+    monkeypatch.setattr(world.integrations, "get", get_then_rotate)
+    patched = await world.management.patch(integration_id, {"name": "Renamed"})
+
+    assert patched["name"] == "Renamed"
+    [rotation] = rotated
+    found = await authenticate_integration(world.integrations, f"Bearer {rotation['apiKey']}")
+    assert found.name == "Renamed" and found.key_hint == rotation["apiKeyHint"]
+    with pytest.raises(Unauthenticated):
+        await authenticate_integration(world.integrations, f"Bearer {created['apiKey']}")
+
+
+async def test_a_rotation_that_keeps_losing_the_race_is_a_409(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = World()
+    created = await create(world)
+    integration_id = str(created["id"])
+    get = world.integrations.get
+
+    async def get_then_someone_saves(wanted: str) -> Integration | None:
+        found = await get(wanted)
+        other = await get(wanted)
+        assert other is not None
+        await world.integrations.save(other)
+        return found
+
+    monkeypatch.setattr(world.integrations, "get", get_then_someone_saves)
+    with pytest.raises(Conflict, match="another request"):
+        await world.management.regenerate_key(integration_id)
+    monkeypatch.setattr(world.integrations, "get", get)
+    # the original key still works, and no half-made key is left in the index
+    found = await authenticate_integration(world.integrations, f"Bearer {created['apiKey']}")
+    assert found.id == integration_id
+    assert list(world.integrations.key_index.values()) == [integration_id]
 
 
 async def test_patch_enabled_turns_pushes_away_and_back() -> None:
