@@ -866,7 +866,7 @@ def paths(ex: dict[str, Json]) -> Json:
                 "route; its queued events are still delivered.",
                 role="admin",
                 ok=("200", "The changed integration.", json_content("Integration", ex["disabled"])),
-                errors="400 401 403 404 415 503",
+                errors="400 401 403 404 409 415 503",
                 body=(
                     "PatchIntegration",
                     {
@@ -887,10 +887,12 @@ def paths(ex: dict[str, Json]) -> Json:
                 "regenerateKey",
                 "integrations",
                 "Replace the API key",
-                "Makes a new key and answers it once; the old key stops working at once.",
+                "Makes a new key and answers it once; the old key stops working at once. "
+                "Another change to the integration at the same moment can make it 409: "
+                "send it again.",
                 role="admin",
                 ok=("200", "The new key.", json_content("NewApiKey", ex["newKey"])),
-                errors="401 403 404 503",
+                errors="401 403 404 409 503",
             ),
         },
         "/v1/integrations/events/filter": {
