@@ -172,7 +172,10 @@ class Settings(BaseSettings):
     enqueue_grace_seconds: float = Field(
         120.0,
         alias="ENQUEUE_GRACE_SECONDS",
-        description="A queued event not picked up after this long is sent again.",
+        description=(
+            "A queued event not picked up after this long is sent again; later checks "
+            "come after 2, 4, 8 … (at most 32) times as long."
+        ),
     )
     timer_budget_seconds: float = Field(
         45.0, alias="TIMER_BUDGET_SECONDS", description="Time one timer run may spend."

@@ -23,6 +23,7 @@ def may_process(event: IntegrationEvent) -> bool:
 def start_attempt(event: IntegrationEvent, now: datetime) -> None:
     event.status = EventStatus.PROCESSING
     event.attempts += 1
+    event.recovery_sends = 0
     event.processing_started_at = now
     event.updated_at = now
 
@@ -98,6 +99,7 @@ def requeue(event: IntegrationEvent, now: datetime, *, resubmission: bool = Fals
     """Back to queued for another delivery, under a new message id; a person's
     resubmission also resets the attempt budget and the dead-letter mark."""
     event.enqueues += 1
+    event.recovery_sends = 0
     event.status = EventStatus.QUEUED
     event.next_retry_at = None
     event.processing_started_at = None

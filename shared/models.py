@@ -116,6 +116,8 @@ class IntegrationEvent:
     skipped_reason: str | None = None
     resubmissions: int = 0
     enqueues: int = 0  # sends to the queue after the first; names each new message
+    # the timer's sends while the event has been waiting queued; spaces its checks out
+    recovery_sends: int = 0
     key_generation: int = 0  # platform Idempotency-Key generation (see lifecycle.requeue)
     trace_context: dict[str, str] | None = None  # W3C headers of the accepting request
     etag: str | None = field(default=None, compare=False)

@@ -27,6 +27,9 @@ from shared.ports import EventStore, MessageBus, ScheduledCheck, ScheduleStore, 
 
 log = logging.getLogger("integrations.recovery")
 
+# A queued event's checks come after 1, 2, 4, ... grace periods, at most 32.
+MAX_CHECK_DOUBLINGS = 5
+
 
 @dataclass
 class RecoveryReport:
@@ -115,18 +118,22 @@ class RecoveryService:
             await self._schedule.remove(check.key)
             report.cleared += 1
             return
-        grace = timedelta(seconds=self._settings.enqueue_grace_seconds)
         if event.status is EventStatus.FAILED and event.next_retry_at is not None:
             report.retried += 1
             telemetry.RETRIED.add(1, {"integration.id": event.integration_id})
             lifecycle.requeue(event, now)
         elif event.status is EventStatus.QUEUED:
             report.resent += 1
-            # First look: send the same message again; duplicate detection drops it if
-            # the first send did arrive. Still queued a grace period later: that message
-            # is gone, so a new one.
-            if now - event.updated_at >= grace * 1.5:
+            looks = event.recovery_sends
+            # A queued event may be lost (the send failed, or its message was taken
+            # and dropped while storage was down) or just waiting behind a backlog in
+            # its session. An even look sends the same message again: duplicate
+            # detection drops it if it did arrive. An odd look sends a new one, in
+            # case that message was taken. Checks are spaced out further each time
+            # (see `send`), so a long backlog is not flooded with copies.
+            if looks % 2 == 1:
                 lifecycle.requeue(event, now)
+            event.recovery_sends = looks + 1
         elif event.status is EventStatus.PROCESSING:
             lease = timedelta(seconds=self._settings.processing_lease_seconds)
             started = event.processing_started_at or event.updated_at
@@ -147,9 +154,10 @@ class RecoveryService:
     async def send(self, event: IntegrationEvent, shards: int, now: datetime) -> None:
         """Send the event's current message, keeping a check in case this send is lost."""
         grace = timedelta(seconds=self._settings.enqueue_grace_seconds)
+        spacing = grace * 2 ** min(event.recovery_sends, MAX_CHECK_DOUBLINGS)
         old_key = event.schedule_key
         event.schedule_key = await self._schedule.put(
-            now + grace, event.integration_id, event.id, shards
+            now + spacing, event.integration_id, event.id, shards
         )
         await self._events.save(event, shards)
         if old_key and old_key != event.schedule_key:

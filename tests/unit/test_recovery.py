@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 from shared.circuit import CircuitBreaker
@@ -83,13 +84,35 @@ async def test_a_queued_event_still_waiting_after_the_resend_gets_a_new_message(
     await world.recovery.run_once()
     first, resend = world.messages_for(event_id)
     assert resend.message_id == first.message_id == event_id  # dropped if it did arrive
-    world.clock.advance(60)
+    world.clock.advance(119)  # the next check comes two grace periods later
+    assert (await world.recovery.run_once()).resent == 0
+    world.clock.advance(1)
     assert (await world.recovery.run_once()).resent == 1
     third = world.messages_for(event_id)[-1]
     assert third.message_id != event_id  # not a duplicate: duplicate detection lets it in
     assert third.session_id == first.session_id
     world.platform.answer(200, {"items": []})
     assert await world.deliver(third) == "success"
+
+
+async def test_an_event_waiting_behind_a_backlog_is_checked_ever_less_often() -> None:
+    world = world_with()
+    _, key = await world.integration()
+    event_id = await world.push(key, STOCK)  # its message waits behind hours of others
+    looks = []
+    for _ in range(9):
+        [check] = world.schedule.for_event(event_id)
+        world.clock.current = check.due
+        assert (await world.recovery.run_once()).resent == 1
+        looks.append(check.due)
+    gaps = [int((later - earlier).total_seconds()) for earlier, later in pairwise(looks)]
+    assert gaps == [120, 240, 480, 960, 1920, 1920, 1920, 1920]  # grace 60 s, at most 32x
+    ids = [message.message_id for message in world.messages_for(event_id)]
+    assert len(ids) == 10 and len(set(ids)) == 5  # every other look is a plain duplicate
+    # taken off the queue at last: the next wait starts from one grace period again
+    world.platform.answer(503)
+    await world.deliver(world.messages_for(event_id)[-1])
+    assert world.event(event_id).recovery_sends == 0
 
 
 async def test_a_processing_event_past_its_lease_is_re_enqueued() -> None:
