@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, Literal, TypeVar
 
+from azure.core import MatchConditions
 from azure.core.exceptions import (
     AzureError,
     HttpResponseError,
@@ -124,6 +125,28 @@ class translate_errors:
         if isinstance(exc, AzureError):
             raise TransientError(f"Storage is unavailable: {type(exc).__name__}") from exc
         return False
+
+
+async def write_entity(
+    table: TableClient, entity: dict[str, Any], etag: str | None, *, must_be_new: bool = False
+) -> str | None:
+    """Writes the whole entity and returns its new etag: over the copy that was read
+    (its etag) if nobody changed it since, else StaleWrite. Without an etag it is written
+    as new: created (StaleWrite if it exists) when `must_be_new`, or upserted."""
+    with translate_errors():
+        if etag:
+            meta = await table.update_entity(
+                entity, mode="replace", etag=etag, match_condition=MatchConditions.IfNotModified
+            )
+        elif must_be_new:
+            try:
+                meta = await table.create_entity(entity)
+            except ResourceExistsError as exc:
+                where = f"{entity['PartitionKey']}/{entity['RowKey']}"
+                raise StaleWrite(f"{table.table_name} {where} exists already") from exc
+        else:
+            meta = await table.upsert_entity(entity, mode="replace")
+    return meta.get("etag")
 
 
 async def collect(pages: AsyncIterator[T], limit: int) -> list[T]:

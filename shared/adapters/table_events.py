@@ -10,10 +10,9 @@ import asyncio
 import json
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 
-from shared.adapters.azure_storage import StorageClients, collect, translate_errors
+from shared.adapters.azure_storage import StorageClients, collect, translate_errors, write_entity
 from shared.adapters.table_event_layout import (
     INLINE_PAYLOAD_LIMIT,
     INVERTED_MS_BASE,
@@ -33,7 +32,7 @@ from shared.adapters.table_event_layout import (
 )
 from shared.clock import epoch_ms
 from shared.models import Attempt, IntegrationEvent
-from shared.ports import EventPage, EventQuery, EventStore, StaleWrite
+from shared.ports import EventPage, EventQuery, EventStore
 
 # Re-exported: callers and tests import these from here.
 __all__ = [
@@ -61,13 +60,8 @@ class TableEventStore(EventStore):
     async def add(self, event: IntegrationEvent, shards: int) -> None:
         await self._storage.ensure_created()
         entity = await self._to_entity(event, shards)
-        try:
-            with translate_errors():
-                meta = await self._events.create_entity(entity)
-        except ResourceExistsError as exc:
-            # Two requests finishing one acceptance at once: the other one recorded it.
-            raise StaleWrite(f"event {event.id} exists already") from exc
-        event.etag = meta.get("etag")
+        # Exists already: two requests finishing one acceptance, the other recorded it.
+        event.etag = await write_entity(self._events, entity, None, must_be_new=True)
 
     async def get(self, integration_id: str, event_id: str, shards: int) -> IntegrationEvent | None:
         await self._storage.ensure_created()
@@ -84,17 +78,7 @@ class TableEventStore(EventStore):
 
     async def save(self, event: IntegrationEvent, shards: int) -> None:
         entity = await self._to_entity(event, shards)
-        with translate_errors():
-            if event.etag:
-                meta = await self._events.update_entity(
-                    entity,
-                    mode="replace",
-                    etag=event.etag,
-                    match_condition=MatchConditions.IfNotModified,
-                )
-            else:
-                meta = await self._events.upsert_entity(entity, mode="replace")
-        event.etag = meta.get("etag")
+        event.etag = await write_entity(self._events, entity, event.etag)
 
     async def query(self, query: EventQuery) -> EventPage:
         await self._storage.ensure_created()

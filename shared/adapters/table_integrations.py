@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.adapters.azure_storage import StorageClients, translate_errors
+from shared.adapters.azure_storage import StorageClients, translate_errors, write_entity
 from shared.models import Integration, OrderingScope
 from shared.ports import IntegrationStore, StaleWrite
 
@@ -78,19 +77,8 @@ class TableIntegrationStore(IntegrationStore):
         return from_entity(entity)
 
     async def save(self, integration: Integration) -> None:
-        with translate_errors():
-            if integration.etag:
-                meta = await self._integrations.update_entity(
-                    to_entity(integration),
-                    mode="replace",
-                    etag=integration.etag,
-                    match_condition=MatchConditions.IfNotModified,
-                )
-            else:
-                meta = await self._integrations.upsert_entity(
-                    to_entity(integration), mode="replace"
-                )
-        integration.etag = meta.get("etag")
+        entity = to_entity(integration)
+        integration.etag = await write_entity(self._integrations, entity, integration.etag)
 
     async def list(self) -> list[Integration]:
         await self._storage.ensure_created()

@@ -10,13 +10,11 @@ import json
 import secrets
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 
-from shared.adapters.azure_storage import StorageClients, translate_errors
+from shared.adapters.azure_storage import StorageClients, translate_errors, write_entity
 from shared.clock import epoch_ms
 from shared.jobs import AuditEntry, BulkJob, JobStore
-from shared.ports import StaleWrite
 
 INVERTED_MS_BASE = 10**13 - 1
 
@@ -61,20 +59,7 @@ class TableJobStore(JobStore):
             "continuationToken": job.continuation_token,
             "leaseUntil": job.lease_until,
         }
-        try:
-            with translate_errors():
-                if job.etag:
-                    meta = await self._jobs.update_entity(
-                        entity,
-                        mode="replace",
-                        etag=job.etag,
-                        match_condition=MatchConditions.IfNotModified,
-                    )
-                else:
-                    meta = await self._jobs.create_entity(entity)
-        except ResourceExistsError as exc:
-            raise StaleWrite(f"job {job.id} exists already") from exc
-        job.etag = meta.get("etag")
+        job.etag = await write_entity(self._jobs, entity, job.etag, must_be_new=True)
 
     async def get_job(self, integration_id: str, job_id: str) -> BulkJob | None:
         await self._storage.ensure_created()
