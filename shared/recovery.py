@@ -127,11 +127,11 @@ class RecoveryService:
             looks = event.recovery_sends
             # A queued event may be lost (the send failed, or its message was taken
             # and dropped while storage was down) or just waiting behind a backlog in
-            # its session. An even look sends the same message again: duplicate
-            # detection drops it if it did arrive. An odd look sends a new one, in
-            # case that message was taken. Checks are spaced out further each time
-            # (see `send`), so a long backlog is not flooded with copies.
-            if looks % 2 == 1:
+            # its session. The first look sends the same message again: duplicate
+            # detection drops it if it did arrive. Later looks send a new one, in case
+            # that message was taken. Each look comes twice as late as the one before
+            # (see `send`), so a long backlog gets a few copies, not a flood.
+            if looks >= 1:
                 lifecycle.requeue(event, now)
             event.recovery_sends = looks + 1
         elif event.status is EventStatus.PROCESSING:
@@ -165,8 +165,25 @@ class RecoveryService:
         try:
             await self._bus.send(lifecycle.queue_message(event, shards))
         except TransientError as exc:
-            # The event is saved with its check: the next run sends it again.
+            # The event is saved with its check: a later run sends it again. A send that
+            # never happened must not space the checks out: the queue may be back soon.
             log.warning("send of event %s failed; it stays due: %s", event.id, exc)
+            if spacing > grace:
+                await self._check_again_soon(event, shards, now + grace)
+
+    async def _check_again_soon(self, event: IntegrationEvent, shards: int, due: datetime) -> None:
+        old_key = event.schedule_key
+        event.recovery_sends = 0
+        try:
+            event.schedule_key = await self._schedule.put(
+                due, event.integration_id, event.id, shards
+            )
+            await self._events.save(event, shards)
+        except (TransientError, StaleWrite) as exc:
+            log.warning("check of event %s stays later: %s", event.id, exc)
+            return
+        if old_key and old_key != event.schedule_key:
+            await self._schedule.remove(old_key)
 
     async def _reindex(self, event: IntegrationEvent, check: ScheduledCheck, due: datetime) -> None:
         event.schedule_key = await self._schedule.put(

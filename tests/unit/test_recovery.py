@@ -108,11 +108,32 @@ async def test_an_event_waiting_behind_a_backlog_is_checked_ever_less_often() ->
     gaps = [int((later - earlier).total_seconds()) for earlier, later in pairwise(looks)]
     assert gaps == [120, 240, 480, 960, 1920, 1920, 1920, 1920]  # grace 60 s, at most 32x
     ids = [message.message_id for message in world.messages_for(event_id)]
-    assert len(ids) == 10 and len(set(ids)) == 5  # every other look is a plain duplicate
+    assert ids[:2] == [event_id, event_id]  # the first look: a duplicate, dropped if it arrived
+    assert len(ids) == 10 and len(set(ids)) == 9  # then a new message each look
     # taken off the queue at last: the next wait starts from one grace period again
     world.platform.answer(503)
     await world.deliver(world.messages_for(event_id)[-1])
     assert world.event(event_id).recovery_sends == 0
+
+
+async def test_a_send_that_fails_does_not_space_the_checks_out() -> None:
+    world = world_with()
+    _, key = await world.integration()
+    event_id = await world.push(key, STOCK)
+    for _ in range(3):  # waiting behind a backlog: the checks are spaced out
+        [check] = world.schedule.for_event(event_id)
+        world.clock.current = check.due
+        await world.recovery.run_once()
+    world.bus.fail_next()  # then the queue is down at the next look
+    [check] = world.schedule.for_event(event_id)
+    world.clock.current = check.due
+    await world.recovery.run_once()
+    [check] = world.schedule.for_event(event_id)
+    assert check.due == world.clock() + timedelta(seconds=60)  # one grace period
+    sent = len(world.messages_for(event_id))
+    world.clock.current = check.due
+    assert (await world.recovery.run_once()).resent == 1
+    assert len(world.messages_for(event_id)) == sent + 1
 
 
 async def test_a_processing_event_past_its_lease_is_re_enqueued() -> None:
