@@ -7,6 +7,7 @@ cancelled. Every resubmission is audited: who, when, which events.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -99,7 +100,11 @@ class ResubmissionService:
             lease_until=now + JOB_LEASE,
         )
         await self._jobs.save_job(job)
-        await self._advance_held(job, PAGE_SIZE)
+        try:
+            await self._advance_held(job, PAGE_SIZE)
+        except (TransientError, Conflict) as exc:
+            # The job is recorded: the timer runs its page again, and its progress shows.
+            log.warning("first page of job %s postponed: %s", job.id, exc)
         return job.to_json()
 
     async def job(self, integration_id: str, job_id: str) -> BulkJob:
@@ -152,37 +157,52 @@ class ResubmissionService:
         await self._advance_held(job, page_size)
 
     async def _advance_held(self, job: BulkJob, page_size: int) -> None:
-        request = parse_body(EventFilter, job.filter)
-        shards = await self._shards(job.integration_id)
-        page = await self._events.query(request.to_query(shards, page_size, job.continuation_token))
+        held = job.lease_until
         done: list[str] = []
-        for summary in page.events:
-            job.matched += 1
-            event = await self._resubmit_fresh(job.integration_id, summary.id, shards, strict=False)
-            if event is None:
-                job.skipped += 1
-                continue
-            done.append(event.id)
-            job.resubmitted += 1
+        try:
+            request = parse_body(EventFilter, job.filter)
+            shards = await self._shards(job.integration_id)
+            query = request.to_query(shards, page_size, job.continuation_token)
+            page = await self._events.query(query)
+            for summary in page.events:
+                event = await self._resubmit_fresh(
+                    job.integration_id, summary.id, shards, strict=False
+                )
+                job.matched += 1
+                if event is None:
+                    job.skipped += 1
+                    continue
+                done.append(event.id)
+                job.resubmitted += 1
+        except (TransientError, Conflict):
+            # Its progress so far is kept and audited, and the page runs again from its
+            # start: the events it did resubmit are no longer failed, so each event is
+            # resubmitted (and counted as such) once.
+            await self._audit_page(job, done)
+            with contextlib.suppress(TransientError, Conflict):
+                await self._release(job, held)
+            raise
         job.continuation_token = page.continuation_token
         if not page.continuation_token:
             job.status = "completed"
-        await self._release(job)
-        if done:
-            await self._jobs.audit(
-                AuditEntry(
-                    job.integration_id,
-                    job.requested_by,
-                    "bulk-resubmit",
-                    done,
-                    job.updated_at,
-                    job.id,
-                )
-            )
+        await self._release(job, held)
+        await self._audit_page(job, done)
 
-    async def _release(self, job: BulkJob) -> None:
+    async def _audit_page(self, job: BulkJob, done: list[str]) -> None:
+        if not done:
+            return
+        entry = AuditEntry(
+            job.integration_id, job.requested_by, "bulk-resubmit", done, self._now(), job.id
+        )
+        try:
+            await self._jobs.audit(entry)
+        except TransientError:
+            log.error("audit of job %s lost (storage unavailable): events %s", job.id, done)
+
+    async def _release(self, job: BulkJob, held: datetime | None) -> None:
         """Records the page's progress and lets go of the job. While it is held only a
-        cancellation changes it: that is kept, with the progress of the page."""
+        cancellation changes it: that is kept, with the progress of the page. A runner
+        whose hold ran out and was taken over writes nothing: the job is the other's."""
         job.lease_until = None
         for _ in range(5):
             job.updated_at = self._now()
@@ -192,6 +212,11 @@ class ResubmissionService:
             except StaleWrite:
                 fresh = await self._jobs.get_job(job.integration_id, job.id)
                 if fresh is None:
+                    return
+                if fresh.lease_until != held:
+                    log.warning(
+                        "job %s was taken over; this page's progress is not counted", job.id
+                    )
                     return
                 job.etag = fresh.etag
                 if fresh.status == "cancelled":

@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.adapters.azure_storage import StorageClients, translate_errors, write_entity
+from shared.errors import TransientError
 from shared.models import Integration, OrderingScope
 from shared.ports import IntegrationStore, StaleWrite
 
@@ -103,8 +105,10 @@ class TableIntegrationStore(IntegrationStore):
         try:
             await self.save(integration)
         except StaleWrite:
-            # Changed by someone else meanwhile: the new key never took effect.
-            with translate_errors():
+            # Changed by someone else meanwhile: the new key never took effect. Its index
+            # row is removed if storage lets us; left behind it is harmless (a key only
+            # works while the integration holds its hash).
+            with contextlib.suppress(TransientError, ResourceNotFoundError), translate_errors():
                 await self._keys.delete_entity(integration.key_hash, KEY_ROW)
             raise
         if old_hash and old_hash != integration.key_hash:

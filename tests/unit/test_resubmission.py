@@ -10,7 +10,7 @@ import pytest
 from shared.circuit import CircuitBreaker
 from shared.errors import Conflict, NotFound, TransientError, ValidationFailed
 from shared.jobs import BulkJob
-from shared.models import EventStatus
+from shared.models import EventStatus, IntegrationEvent
 from shared.ports import EventPage, EventQuery
 from shared.resubmission import JOB_LEASE
 from tests.unit.fakes import World
@@ -241,12 +241,66 @@ async def test_a_job_whose_page_fails_does_not_hold_up_the_others(
     assert await world.resubmission.advance_all() == 2
     assert world.event(waiting).status is EventStatus.QUEUED
     stuck = await world.resubmission.job(broken.id, "job_held")
-    assert stuck.status == "running" and stuck.lease_until is not None
+    assert stuck.status == "running" and stuck.lease_until is None  # let go for the next run
 
     monkeypatch.setattr(world.events, "query", query)
-    world.clock.advance(JOB_LEASE.total_seconds() + 1)
     await world.resubmission.advance_all()
     assert (await world.resubmission.job(broken.id, "job_held")).status == "completed"
+
+
+async def test_a_page_failing_part_way_is_audited_and_each_event_resubmitted_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = World()
+    integration, key = await world.integration()
+    failed = await failed_events(world, key, 3)
+    save = world.events.save
+    saves = 0
+
+    async def storage_down_after_two(event: IntegrationEvent, shards: int) -> None:
+        nonlocal saves
+        saves += 1
+        if saves > 2:
+            raise TransientError("Storage is unavailable: ServiceRequestError")
+        await save(event, shards)
+
+    monkeypatch.setattr(world.events, "save", storage_down_after_two)
+    started = await world.resubmission.start_bulk(integration.id, {"status": "failed"}, "op")
+    assert started["status"] == "running"  # recorded; the timer runs its page again
+    assert started["progress"] == {"matched": 2, "resubmitted": 2, "skipped": 0}
+    [entry] = world.jobs.entries
+    assert entry.action == "bulk-resubmit" and len(entry.event_ids) == 2
+
+    monkeypatch.setattr(world.events, "save", save)
+    await world.resubmission.advance_all()
+    job = await world.resubmission.job(integration.id, str(started["id"]))
+    assert (job.status, job.matched, job.resubmitted, job.skipped) == ("completed", 3, 3, 0)
+    assert all(world.event(e).status is EventStatus.QUEUED for e in failed)
+
+
+async def test_a_runner_whose_hold_was_taken_over_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = World()
+    integration, key = await world.integration()
+    await failed_events(world, key, 2)
+    await world.jobs.save_job(job_for(integration.id, world.clock()))
+    query = world.events.query
+
+    async def slow_page(request: EventQuery) -> EventPage:
+        page = await query(request)
+        # this runner's hold runs out mid-page and another runner takes the job
+        world.clock.advance(JOB_LEASE.total_seconds() + 1)
+        other = await world.resubmission.job(integration.id, "job_held")
+        other.lease_until = world.clock() + JOB_LEASE
+        await world.jobs.save_job(other)
+        return page
+
+    monkeypatch.setattr(world.events, "query", slow_page)
+    await world.resubmission.advance(await world.resubmission.job(integration.id, "job_held"))
+    stored = await world.resubmission.job(integration.id, "job_held")
+    assert stored.lease_until == world.clock() + JOB_LEASE  # still the other runner's
+    assert (stored.status, stored.matched) == ("running", 0)
 
 
 async def test_a_bulk_filter_is_validated() -> None:
