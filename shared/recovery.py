@@ -138,7 +138,7 @@ class RecoveryService:
             lease = timedelta(seconds=self._settings.processing_lease_seconds)
             started = event.processing_started_at or event.updated_at
             if started + lease > now:
-                await self._reindex(event, check, started + lease)
+                await self._move_check(event, check.shards, started + lease)
                 return
             report.lease_expired += 1
             lifecycle.requeue(event, now)
@@ -155,13 +155,7 @@ class RecoveryService:
         """Send the event's current message, keeping a check in case this send is lost."""
         grace = timedelta(seconds=self._settings.enqueue_grace_seconds)
         spacing = grace * 2 ** min(event.recovery_sends, MAX_CHECK_DOUBLINGS)
-        old_key = event.schedule_key
-        event.schedule_key = await self._schedule.put(
-            now + spacing, event.integration_id, event.id, shards
-        )
-        await self._events.save(event, shards)
-        if old_key and old_key != event.schedule_key:
-            await self._schedule.remove(old_key)
+        await self._move_check(event, shards, now + spacing)
         try:
             await self._bus.send(lifecycle.queue_message(event, shards))
         except TransientError as exc:
@@ -169,25 +163,17 @@ class RecoveryService:
             # never happened must not space the checks out: the queue may be back soon.
             log.warning("send of event %s failed; it stays due: %s", event.id, exc)
             if spacing > grace:
-                await self._check_again_soon(event, shards, now + grace)
+                event.recovery_sends = 0
+                try:
+                    await self._move_check(event, shards, now + grace)
+                except (TransientError, StaleWrite) as again:
+                    log.warning("check of event %s stays later: %s", event.id, again)
 
-    async def _check_again_soon(self, event: IntegrationEvent, shards: int, due: datetime) -> None:
+    async def _move_check(self, event: IntegrationEvent, shards: int, due: datetime) -> None:
+        """Save the event with its check at `due`. The new row is written first and the
+        old one removed last, so the event is never without a check."""
         old_key = event.schedule_key
-        event.recovery_sends = 0
-        try:
-            event.schedule_key = await self._schedule.put(
-                due, event.integration_id, event.id, shards
-            )
-            await self._events.save(event, shards)
-        except (TransientError, StaleWrite) as exc:
-            log.warning("check of event %s stays later: %s", event.id, exc)
-            return
+        event.schedule_key = await self._schedule.put(due, event.integration_id, event.id, shards)
+        await self._events.save(event, shards)
         if old_key and old_key != event.schedule_key:
             await self._schedule.remove(old_key)
-
-    async def _reindex(self, event: IntegrationEvent, check: ScheduledCheck, due: datetime) -> None:
-        event.schedule_key = await self._schedule.put(
-            due, event.integration_id, event.id, check.shards
-        )
-        await self._events.save(event, check.shards)
-        await self._schedule.remove(check.key)

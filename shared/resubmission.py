@@ -27,7 +27,7 @@ log = logging.getLogger("integrations.resubmission")
 
 PAGE_SIZE = 100
 # Long enough for a page of resubmissions; after it, a runner that died lets the timer
-# take the page up again (its events, resubmitted once, then count as skipped).
+# take the page up again (events it resubmitted are no longer failed: not twice).
 JOB_LEASE = timedelta(minutes=5)
 
 
@@ -138,8 +138,8 @@ class ResubmissionService:
             try:
                 await self.advance(job)
             except (TransientError, Conflict) as exc:
-                # The job stays held until its lease ends, then its page runs again;
-                # the other jobs go on meanwhile.
+                # The page let go of the job (or, if storage would not let it, its
+                # hold runs out): a later run takes it up; the other jobs go on.
                 log.warning("page of job %s postponed: %s", job.id, exc)
         return len(jobs)
 
