@@ -63,6 +63,13 @@ class Action(ABC):
     def describe(self, data: Any, entity_id: str | None) -> str:
         """A short phrase naming what the event does: "create order ERP-ORDER-789"."""
 
+    def ordering_key(self, data: Any, entity_id: str | None) -> str:
+        """The record whose events must apply in the order they were sent. Under
+        per-record ordering it picks the event's session shard, so every event naming
+        the same record (whatever its action) travels on one session. A bulk event
+        travels with its first record."""
+        return self.entity_keys(data, entity_id)[0]
+
     def default_entity_id(self, data: Any) -> str | None:
         """The id operators search by when the sender gave no entityId (never personal
         data: a customer's e-mail is not used)."""

@@ -19,6 +19,10 @@ MinorUnits = Annotated[int, Field(ge=0, le=10**12, strict=True)]
 Quantity = Annotated[int, Field(ge=0, le=10**9, strict=True)]
 
 
+def sku_ordering_key(sku: str) -> str:
+    return f"sku:{sku}"
+
+
 def stock_key(sku: str, warehouse_id: str | None) -> str:
     return f"inventory:{sku}@{warehouse_id or '*'}"
 
@@ -45,6 +49,10 @@ class BulkAction(Action):
 
     def entity_keys(self, data: Any, entity_id: str | None) -> list[str]:
         return [self.item_key(item) for item in self.items(data)]
+
+    def ordering_key(self, data: Any, entity_id: str | None) -> str:
+        # By SKU, whatever the action: a product, its stock and its price stay in order.
+        return sku_ordering_key(self.items(data)[0].sku)
 
     def only_items(self, data: Any, keys: set[str]) -> Any:
         kept = [item for item in self.items(data) if self.item_key(item) in keys]

@@ -192,6 +192,19 @@ class Settings(BaseSettings):
         alias="EVENT_PARTITION_SHARDS",
         description="Partitions per integration for events (each takes ~2,000 writes/s).",
     )
+    entity_ordering_shards: int = Field(
+        16,
+        ge=1,
+        le=256,
+        alias="ENTITY_ORDERING_SHARDS",
+        description="Sessions per integration under orderingScope entity; records hash over them.",
+    )
+    entity_dependency_wait_seconds: float = Field(
+        300.0,
+        ge=0,
+        alias="ENTITY_DEPENDENCY_WAIT_SECONDS",
+        description="Under entity ordering, how long an unknown SKU is awaited before it fails.",
+    )
     idempotency_window_hours: float = Field(
         24.0, alias="IDEMPOTENCY_WINDOW_HOURS", description="How long an Idempotency-Key holds."
     )

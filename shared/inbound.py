@@ -37,7 +37,6 @@ from shared.throttle import RateLimiter
 from shared.validation import ValidatedRequest, check_body, validate_inbound
 
 log = logging.getLogger("integrations.inbound")
-MAX_SESSION_ID = 128
 
 
 @dataclass(frozen=True)
@@ -54,15 +53,22 @@ class Accepted:
     replayed: bool = False
 
 
-def session_for(integration: Integration, request: ValidatedRequest) -> str:
-    """Per-integration FIFO by default; per-entity FIFO when the integration asks for it."""
+def session_for(integration: Integration, request: ValidatedRequest, shards: int) -> str:
+    """Per-integration FIFO by default. Per-record FIFO on a bounded set of session
+    shards otherwise: the record's key is hashed over `shards` sessions, so each
+    record's events stay in order, different records proceed in parallel, and each
+    session carries many messages. (One session per record would drain at about
+    maxConcurrentSessions / sessionIdleTimeout per instance on Azure, because the
+    Service Bus extension holds a session until it has been idle that long.)"""
     if integration.ordering_scope is OrderingScope.INTEGRATION:
         return integration.id
-    entity = request.entity_id or request.action.entity_keys(request.data, request.entity_id)[0]
-    session = f"{integration.id}:{entity}"
-    if len(session) > MAX_SESSION_ID:
-        session = f"{integration.id}:{hashlib.sha256(entity.encode()).hexdigest()[:40]}"
-    return session
+    key = request.action.ordering_key(request.data, request.entity_id)
+    return entity_session(integration.id, key, shards)
+
+
+def entity_session(integration_id: str, ordering_key: str, shards: int) -> str:
+    digest = hashlib.sha256(ordering_key.encode()).digest()
+    return f"{integration_id}:{int.from_bytes(digest[:4], 'big') % max(shards, 1):02d}"
 
 
 class InboundService:
@@ -170,7 +176,7 @@ class InboundService:
             status=EventStatus.QUEUED,
             created_at=now,
             updated_at=now,
-            session_id=session_for(integration, validated),
+            session_id=session_for(integration, validated, self._settings.entity_ordering_shards),
             max_attempts=policy.max_attempts,
             payload=document,
             idempotency_key=key,

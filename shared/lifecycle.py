@@ -20,6 +20,12 @@ def may_process(event: IntegrationEvent) -> bool:
     return event.status in (EventStatus.QUEUED, EventStatus.PROCESSING)
 
 
+def ordered_per_record(event: IntegrationEvent) -> bool:
+    """Whether the event travels on a per-record session shard (orderingScope entity)
+    rather than its integration's single session."""
+    return event.session_id != event.integration_id
+
+
 def start_attempt(event: IntegrationEvent, now: datetime) -> None:
     event.status = EventStatus.PROCESSING
     event.attempts += 1

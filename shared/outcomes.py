@@ -9,10 +9,11 @@ to do and the platform's reason, so the data owner can fix it:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from shared.clock import utcnow
+from shared.clock import iso, utcnow
 from shared.errors import is_transient_status
 from shared.masking import mask_email_text
 from shared.models import LastError, PlatformExchange
@@ -47,6 +48,38 @@ def classify(exchange: PlatformExchange, what: str) -> Outcome:
         )
     message = f"Cannot {what}: {reason}"
     return Outcome(False, LastError("permanent", mask_email_text(message), exchange.status))
+
+
+# Platform error codes meaning "a record this event names does not exist (yet)".
+MISSING_RECORD_CODES = frozenset({"unknown_sku"})
+DEPENDENCY_RETRY_SECONDS = 5.0
+
+
+def names_a_missing_record(exchange: PlatformExchange) -> bool:
+    """The platform rejected the data only because a record it names does not exist."""
+    body = exchange.response_body
+    return (
+        exchange.status == 422
+        and isinstance(body, dict)
+        and body.get("error") in MISSING_RECORD_CODES
+    )
+
+
+def awaiting_earlier_record(outcome: Outcome, until: datetime) -> Outcome:
+    """A missing record turned into a short, bounded wait. Under per-record ordering the
+    event that creates it (a `product.upsert`) may travel on another session and arrive
+    a moment later; once `until` has passed, the rejection stands."""
+    assert outcome.error is not None
+    message = (
+        f"{outcome.error.message.rstrip('.')}. Events are ordered per record, so the event "
+        f"that creates it may still be on its way; retried until {iso(until)}, then it "
+        "waits for a person."
+    )
+    return Outcome(
+        False,
+        LastError("transient", message, outcome.error.http_status),
+        retry_after_seconds=DEPENDENCY_RETRY_SECONDS,
+    )
 
 
 def _platform_reason(body: Any) -> str:

@@ -29,7 +29,7 @@ from shared.comm_log import attempt_record
 from shared.config import Settings
 from shared.errors import TransientError
 from shared.models import EventStatus, IntegrationEvent, LastError, PlatformExchange
-from shared.outcomes import Outcome, classify
+from shared.outcomes import Outcome, awaiting_earlier_record, classify, names_a_missing_record
 from shared.ports import EventStore, IntegrationStore, PlatformClient, ScheduleStore, StaleWrite
 from shared.retry import RetryPolicy, policy_for
 from shared.staleness import StalenessGuard
@@ -180,9 +180,19 @@ class Worker:
                 exchanges.append(await self._platform.call(call, key))
             outcome = classify(exchanges[-1], what)
             self._breaker.record(outcome.transient, self._now())
+            if names_a_missing_record(exchanges[-1]) and (until := self._dependency_wait(event)):
+                outcome = awaiting_earlier_record(outcome, until)
             if not outcome.succeeded:
                 break
         return exchanges, outcome
+
+    def _dependency_wait(self, event: IntegrationEvent) -> datetime | None:
+        """Until when a record this event names may still be on its way: only under
+        per-record ordering, where the event creating it can travel on another session."""
+        if not lifecycle.ordered_per_record(event):
+            return None
+        until = event.created_at + timedelta(seconds=self._settings.entity_dependency_wait_seconds)
+        return until if self._now() < until else None
 
     async def _settle(
         self, event: IntegrationEvent, shards: int, claimed_at: datetime | None = None

@@ -19,7 +19,7 @@ from shared.errors import (
     Unprocessable,
     ValidationFailed,
 )
-from shared.inbound import MAX_SESSION_ID, Accepted, InboundRequest, InboundService
+from shared.inbound import Accepted, InboundRequest, InboundService
 from shared.models import EventStatus, Integration, IntegrationEvent, OrderingScope
 from shared.throttle import RateLimiter
 from tests.unit.fakes import (
@@ -183,33 +183,48 @@ async def test_the_integrations_retry_override_sets_max_attempts(inbound: Inboun
     assert inbound.events.stored(accepted.message_id).max_attempts == 2
 
 
-async def test_entity_ordering_gives_one_session_per_entity(inbound: Inbound) -> None:
+async def test_entity_ordering_puts_each_record_on_one_of_a_bounded_set_of_sessions(
+    inbound: Inbound,
+) -> None:
     integration, key = await inbound.integration(ordering_scope=OrderingScope.ENTITY)
-    update = {"action": "order.update", "entityId": "ord_1", "data": {"status": "shipped"}}
-    other = {"action": "order.update", "entityId": "ord_2", "data": {"status": "shipped"}}
-    await inbound.push(key, update)
-    await inbound.push(key, update)
-    await inbound.push(key, other)
-    await inbound.push(key, INVENTORY)  # no entityId: the data's first entity key
-    sessions = [message.session_id for message in inbound.bus.sent]
-    assert sessions == [
-        f"{integration.id}:ord_1",
-        f"{integration.id}:ord_1",
-        f"{integration.id}:ord_2",
-        f"{integration.id}:inventory:CHAIR-UNO-BLK@wh-01",
-    ]
+    shards = inbound.settings.entity_ordering_shards
+    for n in range(90):  # under the per-second request limit
+        stock = {"action": "inventory.set", "data": {"items": [{"sku": f"S-{n}", "quantity": 1}]}}
+        await inbound.push(key, stock)
+    sessions = {message.session_id for message in inbound.bus.sent}
+    # many records, few sessions: each session carries many messages
+    assert len(sessions) == shards
+    assert all(session.startswith(integration.id + ":") for session in sessions)
     for message in inbound.bus.sent:
         assert inbound.events.stored(message.message_id).session_id == message.session_id
 
 
-async def test_a_long_entity_session_id_is_hashed_to_fit(inbound: Inbound) -> None:
-    integration, key = await inbound.integration(ordering_scope=OrderingScope.ENTITY)
-    update = {"action": "order.update", "entityId": "o" * 200, "data": {"status": "shipped"}}
-    await inbound.push(key, update)
-    await inbound.push(key, update)
-    first, second = (message.session_id for message in inbound.bus.sent)
-    assert first == second and len(first) <= MAX_SESSION_ID
-    assert first.startswith(integration.id + ":")
+async def test_every_action_naming_a_sku_travels_on_that_skus_session(inbound: Inbound) -> None:
+    """A product, its stock, its adjustments and its price stay in order under entity
+    ordering, whatever the action."""
+    _, key = await inbound.integration(ordering_scope=OrderingScope.ENTITY)
+    sku = "CHAIR-UNO-BLK"
+    for document in (
+        {"action": "product.upsert", "data": {"products": [{"sku": sku, "name": "Chair"}]}},
+        {"action": "inventory.set", "data": {"items": [{"sku": sku, "quantity": 4}]}},
+        {"action": "inventory.adjust", "data": {"items": [{"sku": sku, "adjustment": -1}]}},
+        {"action": "price.set", "data": {"items": [{"sku": sku, "sellingPrice": 4990}]}},
+    ):
+        await inbound.push(key, document)
+    assert len({message.session_id for message in inbound.bus.sent}) == 1
+
+
+async def test_an_orders_events_and_a_customers_events_keep_their_session(
+    inbound: Inbound,
+) -> None:
+    _, key = await inbound.integration(ordering_scope=OrderingScope.ENTITY)
+    update = {"action": "order.update", "entityId": "ord_1", "data": {"status": "shipped"}}
+    customer = {"action": "customer.upsert", "data": {"email": "Anna@Example.com"}}
+    same_customer = {"action": "customer.upsert", "data": {"email": "anna@example.com"}}
+    for document in (update, customer, update, same_customer):
+        await inbound.push(key, document)
+    first, second, third, fourth = (message.session_id for message in inbound.bus.sent)
+    assert first == third and second == fourth
 
 
 # --- Idempotency-Key --------------------------------------------------------------------

@@ -78,6 +78,8 @@ OPTIONAL = {
     "TIMER_BUDGET_SECONDS": "tuning: time one timer run may spend",
     "REQUEUE_PER_INTEGRATION_PER_RUN": "tuning: retry pacing per integration",
     "EVENT_PARTITION_SHARDS": "storage layout: fixed once events exist, keep the default",
+    "ENTITY_ORDERING_SHARDS": "tuning: sessions per integration under entity ordering",
+    "ENTITY_DEPENDENCY_WAIT_SECONDS": "tuning: how long entity ordering awaits an unknown SKU",
     "IDEMPOTENCY_WINDOW_HOURS": "tuning: how long an Idempotency-Key holds",
     "MASKED_FIELDS": "optional extra field names to mask, none by default",
 }

@@ -9,6 +9,7 @@ import pytest
 
 from shared.auth import API_KEY_PREFIX, authenticate_integration, hash_key
 from shared.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from shared.inbound import entity_session
 from shared.management import secret_name
 from shared.models import Integration, OrderingScope
 from tests.unit.fakes import World
@@ -173,7 +174,8 @@ async def test_patch_ordering_scope_changes_the_sessions_of_new_events() -> None
     assert changed["orderingScope"] == "entity"
     assert world.integrations.integrations[integration_id].ordering_scope is OrderingScope.ENTITY
     await world.push(key, STOCK)
-    assert world.bus.sent[-1].session_id == f"{integration_id}:inventory:A@*"
+    expected = entity_session(integration_id, "sku:A", world.settings.entity_ordering_shards)
+    assert world.bus.sent[-1].session_id == expected
 
 
 async def test_patch_retry_overrides_and_clearing_them() -> None:

@@ -12,7 +12,7 @@ from actions.base import PlatformCall
 from shared.circuit import CircuitBreaker
 from shared.errors import TransientError
 from shared.masking import REMOVED
-from shared.models import EventStatus, PlatformExchange
+from shared.models import EventStatus, OrderingScope, PlatformExchange
 from shared.ports import StaleWrite
 from shared.worker import UnreadableMessage
 from tests.unit.fakes import World, unit_settings
@@ -455,3 +455,54 @@ async def test_an_event_needing_two_calls_retries_with_a_key_per_call() -> None:
     assert await world.deliver() == "success"
     keys = world.platform.idempotency_keys[-4:]
     assert keys == [older, f"{older}~1", older, f"{older}~1"]
+
+
+# --- per-record ordering: a record named before it exists --------------------------------
+
+
+UNKNOWN_SKU = {
+    "error": "unknown_sku",
+    "message": "SKU 'NEW' does not exist",
+    "details": [{"path": "items[0].sku"}],
+}
+
+
+async def test_an_unknown_sku_under_entity_ordering_is_awaited_briefly() -> None:
+    """Its product.upsert may travel on another session shard and land a moment later:
+    the adjustment waits for it instead of failing for a person."""
+    world = World(settings=unit_settings(ENTITY_DEPENDENCY_WAIT_SECONDS=120))
+    world.platform.answer(422, UNKNOWN_SKU).answer(200, {"items": []})
+    _, key = await world.integration(ordering_scope=OrderingScope.ENTITY)
+    event_id = await world.push(key, adjust("NEW", -1))
+    assert await world.deliver() == "failed"
+    event = world.event(event_id)
+    assert event.last_error is not None and event.last_error.kind == "transient"
+    assert "may still be on its way" in event.last_error.message
+    assert event.next_retry_at is not None and not event.dead_lettered
+    assert world.breaker.paused_until(world.clock()) is None  # not a platform fault
+    await retry_due(world, event_id)
+    assert await world.deliver() == "success"
+
+
+async def test_an_unknown_sku_fails_for_a_person_once_the_wait_is_over() -> None:
+    world = World(settings=unit_settings(ENTITY_DEPENDENCY_WAIT_SECONDS=30))
+    world.platform.answer(422, UNKNOWN_SKU).answer(422, UNKNOWN_SKU)
+    _, key = await world.integration(ordering_scope=OrderingScope.ENTITY)
+    event_id = await world.push(key, adjust("NEW", -1))
+    await world.deliver()
+    world.clock.advance(31)
+    await world.recovery.run_once()
+    assert await world.deliver() == "failed"
+    event = world.event(event_id)
+    assert event.last_error is not None and event.last_error.kind == "permanent"
+    assert event.next_retry_at is None
+
+
+async def test_an_unknown_sku_under_integration_ordering_fails_at_once() -> None:
+    """One session keeps every event in order: the product was not sent before it."""
+    world = World(settings=unit_settings(ENTITY_DEPENDENCY_WAIT_SECONDS=120))
+    world.platform.answer(422, UNKNOWN_SKU)
+    _, event_id = await accepted(world, adjust("NEW", -1))
+    assert await world.deliver() == "failed"
+    event = world.event(event_id)
+    assert event.last_error is not None and event.last_error.kind == "permanent"
