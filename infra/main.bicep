@@ -77,13 +77,24 @@ param queueDuplicateDetectionWindow string = 'PT10M'
 @description('NCRONTAB (6 fields) of the maintenance timer; must equal the app\'s RETRY_SCAN_SCHEDULE default unless you mean to change it.')
 param retryScanSchedule string = '0 */1 * * * *'
 
-@description('Most instances Flex Consumption may run; also caps the load on the platform API.')
+@description('Most instances Flex Consumption may run for the whole app; caps the platform API\'s load (x maxConcurrentSessions) and the cost of a runaway scale-out. See docs/deploy.md#scaling.')
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
+@description('Memory of each instance; CPU and network come in proportion.')
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
+
+@description('Concurrent HTTP requests per instance before Flex adds one (Flex\'s Python default is 1; the HTTP functions are async). Lower it with instanceMemoryMB 512.')
+@minValue(1)
+@maxValue(1000)
+param httpPerInstanceConcurrency int = 16
+
+@description('Always-ready instances for the queue worker (process_event); 0 saves the baseline charge at the price of a cold start.')
+@minValue(0)
+@maxValue(10)
+param workerAlwaysReadyInstances int = 1
 
 @description('Zone-redundant Flex Consumption plan (only in regions that support it).')
 param zoneRedundant bool = false
@@ -277,6 +288,8 @@ module api 'app/api.bicep' = {
     appSettingOverrides: appSettingOverrides
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    httpPerInstanceConcurrency: httpPerInstanceConcurrency
+    workerAlwaysReadyInstances: workerAlwaysReadyInstances
     zoneRedundant: zoneRedundant
     virtualNetworkSubnetId: privateNetworking ? network.outputs.appSubnetId : ''
   }

@@ -29,13 +29,23 @@ param alertWebhookEnabled bool = false
 @description('Extra app settings (name: string value) merged last, e.g. {"RETRY_MAX_ATTEMPTS": "12"}.')
 param appSettingOverrides object = {}
 
-@description('Upper bound on instances: also bounds the load the worker puts on the platform API.')
+@description('Upper bound on instances of the whole app (all scale groups together); also bounds the load the worker puts on the platform API.')
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
+
+@description('Concurrent HTTP requests one instance takes before Flex adds another (the HTTP functions are async).')
+@minValue(1)
+@maxValue(1000)
+param httpPerInstanceConcurrency int = 16
+
+@description('Instances kept running for the queue worker (billed as a baseline); 0 lets it scale to zero.')
+@minValue(0)
+@maxValue(10)
+param workerAlwaysReadyInstances int = 1
 
 @description('Spread instances over availability zones (only in regions where Flex Consumption supports it).')
 param zoneRedundant bool = false
@@ -44,6 +54,11 @@ param zoneRedundant bool = false
 param virtualNetworkSubnetId string = ''
 
 var keyVaultReferencePrefix = '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName='
+
+// The session-enabled Service Bus trigger in function_app.py. In the Python v2 model a function
+// is named after its `def` unless @app.function_name says otherwise (the drift test checks this
+// name against the code).
+var workerFunctionName = 'process_event'
 
 var appSettings = {
   // Host storage (timer leases, host keys) through the identity: no connection string.
@@ -123,9 +138,29 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           }
         }
       }
+      // Why each value, with the Azure documentation: docs/deploy.md#scaling.
       scaleAndConcurrency: {
+        // Whole app, all scale groups: caps the platform API's load (instances x maxConcurrentSessions
+        // in host.json) and the hourly cost of a runaway scale-out.
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        // Flex scales the queue worker on its own (per-function scaling); one warm instance takes a
+        // message as soon as it is queued instead of after a cold start.
+        alwaysReady: [
+          {
+            name: 'function:${workerFunctionName}'
+            instanceCount: workerAlwaysReadyInstances
+          }
+        ]
+        triggers: {
+          http: {
+            // Flex defaults Python apps to 1 request per instance (a sync function blocks its
+            // worker). Ours are async and wait on storage and Service Bus, so one instance serves
+            // many at once; at 1 every concurrent request would start an instance, with its own
+            // SDK clients and its own INBOUND_REQUESTS_PER_SECOND limiter.
+            perInstanceConcurrency: httpPerInstanceConcurrency
+          }
+        }
       }
       runtime: {
         name: 'python'

@@ -1,5 +1,7 @@
 // Least-privilege roles for the app's identity, each scoped to the one resource it
 // needs (the queue, not the namespace), plus optional roles for the person running azd.
+// Why each role, with the Azure documentation: docs/deploy.md ("Roles of the app's
+// identity" and "Scaling").
 
 param identityPrincipalId string
 param storageAccountName string
@@ -18,6 +20,7 @@ param deployerPrincipalType string = 'User'
 var roles = {
   serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39' // Azure Service Bus Data Sender
   serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0' // Azure Service Bus Data Receiver
+  serviceBusDataOwner: '090c5cfd-751d-490a-894a-3ce6f1109419' // Azure Service Bus Data Owner
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7' // Key Vault Secrets Officer
@@ -62,6 +65,19 @@ resource queueReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: inboundQueue
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataReceiver)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Azure Service Bus Data Owner on the inbound queue: target-based scaling reads the queue's message
+// counts (runtime properties) through the triggers' connection, this identity, and that needs Manage,
+// which only Data Owner grants; without it scaling falls back to incremental (docs/deploy.md#scaling).
+resource queueOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(inboundQueue.id, identityPrincipalId, roles.serviceBusDataOwner)
+  scope: inboundQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataOwner)
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
   }
