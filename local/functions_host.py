@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from local.host_settings import ServiceBusSettings
 from local.queue_dispatcher import SessionQueueDispatcher
 from local.session_queue import LocalSessionQueue
 
@@ -153,14 +154,14 @@ class FunctionsHost:
         return Starlette(routes=[Route("/{path:path}", self.serve_http, methods=methods)])
 
     # --- queue and timers -----------------------------------------------------------------
-    def dispatcher(self, queue: LocalSessionQueue, max_sessions: int) -> SessionQueueDispatcher:
+    def dispatcher(
+        self, queue: LocalSessionQueue, settings: ServiceBusSettings
+    ) -> SessionQueueDispatcher:
+        """The Service Bus triggers fed from `queue`, as host.json's `settings` tell the host."""
         if self.session_trigger is None:
             raise RuntimeError("function_app declares no session-enabled Service Bus trigger")
         return SessionQueueDispatcher(
-            queue,
-            self.session_trigger,
-            max_concurrent_sessions=max_sessions,
-            dead_letter_handler=self.dead_letter_trigger,
+            queue, self.session_trigger, settings, dead_letter_handler=self.dead_letter_trigger
         )
 
     async def run_timers(self, stop: asyncio.Event) -> None:

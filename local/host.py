@@ -5,7 +5,6 @@ fed by the durable local session queue, with their timers. Expects storage to an
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 from datetime import timedelta
@@ -14,18 +13,13 @@ from pathlib import Path
 import uvicorn
 
 from local.functions_host import FunctionsHost
+from local.host_settings import ServiceBusSettings
 from local.queue_bus import LocalQueueBus
 from local.session_queue import LocalSessionQueue
-from local.settings_loader import ROOT, load_local_settings
+from local.settings_loader import load_local_settings
 from shared.config import Settings
 
 log = logging.getLogger("local.host")
-
-
-def max_concurrent_sessions() -> int:
-    """As host.json tells the Functions host."""
-    host = json.loads((ROOT / "host.json").read_text())
-    return int(host.get("extensions", {}).get("serviceBus", {}).get("maxConcurrentSessions", 8))
 
 
 async def serve(port: int) -> None:
@@ -45,6 +39,8 @@ async def serve(port: int) -> None:
     import function_app
 
     host = FunctionsHost(function_app.app)
+    bus_settings = ServiceBusSettings.from_host_json()
+    log.info("Service Bus trigger settings from host.json: %s", bus_settings)
     stop = asyncio.Event()
     server = uvicorn.Server(
         uvicorn.Config(host.starlette(), host="127.0.0.1", port=port, log_level="warning")
@@ -60,7 +56,7 @@ async def serve(port: int) -> None:
     try:
         await asyncio.gather(
             run_server(),
-            host.dispatcher(queue, max_concurrent_sessions()).run(stop),
+            host.dispatcher(queue, bus_settings).run(stop),
             host.run_timers(stop),
         )
     finally:

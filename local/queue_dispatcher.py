@@ -1,85 +1,57 @@
-"""Feeds the local session queue to a Service Bus-triggered handler, as the Functions host would.
+"""Feeds the local session queue to the Service Bus-triggered functions as the Functions host's
+Service Bus extension would, with the extension's settings from host.json (`ServiceBusSettings`).
 
-Up to `max_concurrent_sessions` consumers each hold one session at a time and hand its messages
-to the handler in order. A handler that returns completes the message (the trigger's
-auto-complete); one that raises abandons it, so the delivery count grows until the queue
-dead-letters it. While a session is held its locks are renewed, bounded per handler call by
-`max_auto_lock_renewal_duration` like the host's `maxAutoLockRenewalDuration`.
+Up to `maxConcurrentSessions` consumers each accept one session and hand its messages to the
+handler one at a time, in order. A consumer keeps its session until `sessionIdleTimeout` passes
+with no new message after the last one was settled, and only then takes another: sessions with
+one message each drain at about maxConcurrentSessions / sessionIdleTimeout messages per second,
+as on Azure. A handler that returns completes its message (autoCompleteMessages); one that raises
+abandons it, so the delivery count grows until the queue dead-letters it. The session lock, which
+on Service Bus also holds the in-flight message, is renewed until `maxAutoLockRenewalDuration`
+after the session was accepted; then the locks lapse and the consumer loses the session. The
+dead-letter function is fed by `DeadLetterConsumers`.
 
-SQLite calls run in worker threads (`asyncio.to_thread`) so a busy database file never blocks
-the event loop.
+Idle consumers sleep until this process's queue handle announces a message (`LocalQueueBus`
+sends through the same handle) or a watcher, reading the file every `fallback_poll_interval`,
+sees work nobody announced: sends by other processes, expired locks. SQLite calls run in worker
+threads (`asyncio.to_thread`) so a busy database file never blocks the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
-from azure.functions.meta import Datum
-from azure.functions.servicebus import ServiceBusMessage
-
+from local.dead_letter_consumers import DeadLetterConsumers, Handler
+from local.functions_message import to_functions_message
+from local.host_settings import ServiceBusSettings
 from local.session_queue import (
+    Arrival,
     LocalSessionQueue,
     LockedMessage,
     MessageLockLostError,
     SessionLockLostError,
 )
+from local.wakeups import WakeQueue, sleep_until, wake
 
-Handler = Callable[[ServiceBusMessage], Awaitable[None]]
 log = logging.getLogger(__name__)
-
-
-def to_functions_message(msg: LockedMessage) -> ServiceBusMessage:
-    """The ServiceBusMessage the Functions host would pass for this message."""
-    props = dict(msg.application_properties)
-    # The host passes trigger metadata as Datum values; `.metadata` decodes them the same way.
-    metadata = {
-        "MessageId": Datum(msg.message_id, "string"),
-        "SessionId": Datum(msg.session_id, "string"),
-        "DeliveryCount": Datum(msg.delivery_count, "int"),
-        "SequenceNumber": Datum(msg.sequence_number, "int"),
-        "EnqueuedTimeUtc": Datum(msg.enqueued_time.isoformat(), "string"),
-        "ContentType": Datum(msg.content_type, "string"),
-        "LockToken": Datum(msg.lock_token, "string"),
-        "ApplicationProperties": Datum(json.dumps(props), "json"),
-        "UserProperties": Datum(json.dumps(props), "json"),
-    }
-    if msg.dead_letter_reason is not None:
-        metadata["DeadLetterReason"] = Datum(msg.dead_letter_reason, "string")
-        metadata["DeadLetterErrorDescription"] = Datum(msg.dead_letter_error_description, "string")
-    return ServiceBusMessage(
-        body=msg.body,
-        message_id=msg.message_id,
-        session_id=msg.session_id,
-        delivery_count=msg.delivery_count,
-        enqueued_time_utc=msg.enqueued_time,
-        sequence_number=msg.sequence_number,
-        lock_token=msg.lock_token,
-        locked_until=msg.locked_until,
-        content_type=msg.content_type,
-        application_properties=props,
-        user_properties=dict(props),
-        dead_letter_reason=msg.dead_letter_reason,
-        dead_letter_error_description=msg.dead_letter_error_description,
-        trigger_metadata=metadata,
-    )
 
 
 @dataclass
 class _Lease:
-    """What one consumer currently holds, shared with its lock-renewal task."""
+    """A session one consumer holds, shared with its lock-renewal task."""
 
     session_id: str
     consumer_id: str
+    accepted: float  # loop time the session was accepted
     in_flight: LockedMessage | None = None
-    started: float = 0.0  # loop time the in-flight handler started
+    arrival: asyncio.Future[None] | None = None  # resolved when a message for it is announced
 
 
 class SessionQueueDispatcher:
@@ -87,79 +59,148 @@ class SessionQueueDispatcher:
         self,
         queue: LocalSessionQueue,
         handler: Handler,
+        settings: ServiceBusSettings | None = None,
         *,
-        max_concurrent_sessions: int = 8,
-        poll_interval: float = 0.05,
-        session_idle_timeout: timedelta = timedelta(seconds=1),
         dead_letter_handler: Handler | None = None,
         lock_renewal_interval: timedelta | None = None,
-        max_auto_lock_renewal_duration: timedelta = timedelta(minutes=5),
+        fallback_poll_interval: float = 0.5,
     ) -> None:
         self._queue = queue
         self._handler = handler
-        self._dead_letter_handler = dead_letter_handler
-        self._max_sessions = max_concurrent_sessions
-        self._poll = poll_interval
-        self._idle_timeout = session_idle_timeout.total_seconds()
+        self.settings = settings or ServiceBusSettings()  # the extension's defaults
+        self._idle_timeout = self.settings.session_idle_timeout.total_seconds()
+        self._max_renewal = self.settings.max_auto_lock_renewal_duration.total_seconds()
         # Renew well before the shorter lock runs out, leaving room for a slow database.
         shortest = min(queue.lock_duration, queue.session_lock_duration)
         self._renew_every = (lock_renewal_interval or shortest / 3).total_seconds()
-        self._max_renewal = max_auto_lock_renewal_duration.total_seconds()
+        self._fallback = fallback_poll_interval
         # Unique per dispatcher so another process (or a restart) never shares our locks.
         self._name = f"dispatcher-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._held: dict[str, _Lease] = {}
+        self._acceptors = WakeQueue()
+        self._dead_letters = (
+            None
+            if dead_letter_handler is None
+            else DeadLetterConsumers(
+                queue,
+                dead_letter_handler,
+                self.settings,
+                renew_every=self._renew_every,
+                retry_after=fallback_poll_interval,
+            )
+        )
+        self._stopped: asyncio.Future[Any] | None = None  # completes when run() is told to stop
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; in-flight handlers finish and are settled first."""
-        loops = [self._session_loop(f"{self._name}-{i}", stop) for i in range(self._max_sessions)]
-        if self._dead_letter_handler is not None:
-            loops.append(self._dead_letter_loop(self._dead_letter_handler, stop))
-        await asyncio.gather(*loops)
+        loop = asyncio.get_running_loop()
+        self._stopped = asyncio.ensure_future(stop.wait())
 
-    async def _pause(self, stop: asyncio.Event) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), self._poll)
+        def announced_elsewhere(arrival: Arrival) -> None:  # called from the sender's thread
+            loop.call_soon_threadsafe(self._announced, arrival)
+
+        unsubscribe = self._queue.subscribe(announced_elsewhere)
+        consumers = [
+            self._session_loop(f"{self._name}-{n}", stop)
+            for n in range(self.settings.max_concurrent_sessions)
+        ]
+        if self._dead_letters is not None:
+            consumers.append(self._dead_letters.run(self._name, stop, self._stopped))
+        try:
+            await asyncio.gather(self._watch(stop), *consumers)
+        finally:
+            unsubscribe()
+            self._stopped.cancel()
+
+    async def _sleep(
+        self, woken: asyncio.Future[None] | None = None, at_most: float | None = None
+    ) -> None:
+        assert self._stopped is not None, "only while running"
+        await sleep_until(self._stopped, woken, at_most)
+
+    def _announced(self, arrival: Arrival) -> None:
+        """On the loop: wake the consumer this message is for, if one is idle."""
+        if arrival.delay > 0:  # a scheduled message: look when it becomes visible
+            later = replace(arrival, delay=0.0)
+            asyncio.get_running_loop().call_later(arrival.delay, self._announced, later)
+        elif arrival.dead_lettered:
+            if self._dead_letters is not None:
+                self._dead_letters.waiting.wake_one()
+        elif (lease := self._held.get(arrival.session_id)) is not None:
+            wake(lease.arrival)  # its holder takes it; if busy, it looks again when done
+        else:
+            self._acceptors.wake_one()
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        """The fallback for work nobody in this process announced."""
+        while not stop.is_set():
+            await self._sleep(at_most=self._fallback)
+            try:
+                free_session, dead_letter = await asyncio.to_thread(self._queue.ready)
+            except Exception:
+                log.exception("polling the local queue failed; retrying")
+                continue
+            if free_session:
+                self._acceptors.wake_one()
+            if dead_letter and self._dead_letters is not None:
+                self._dead_letters.waiting.wake_one()
+
+    # --- Sessions ---
 
     async def _session_loop(self, consumer_id: str, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
+            woken = self._acceptors.register()
             try:
                 session_id = await asyncio.to_thread(self._queue.accept_next_session, consumer_id)
                 if session_id is None:
-                    await self._pause(stop)
-                else:
-                    await self._consume_session(_Lease(session_id, consumer_id), stop)
+                    await self._sleep(woken)
+                    continue
+                self._acceptors.discard(woken)
+                self._acceptors.wake_one()  # more sessions may be free: the next idle one looks
+                await self._consume_session(_Lease(session_id, consumer_id, loop.time()), stop)
             except Exception:
                 # Keep the consumer alive through a transient database error.
                 log.exception("session consumer %s failed; retrying", consumer_id)
-                await self._pause(stop)
+                await self._sleep(at_most=self._fallback)
+            finally:
+                self._acceptors.discard(woken)
 
     async def _consume_session(self, lease: _Lease, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
-        renewer = asyncio.create_task(self._keep_locks(lease))
+        self._held[lease.session_id] = lease
+        renewer = asyncio.create_task(self._keep_session_locks(lease))
         idle_since = loop.time()
         try:
             while not stop.is_set():
+                lease.arrival = loop.create_future()  # before receiving: no announcement is lost
                 msg = await asyncio.to_thread(
                     self._queue.receive, lease.session_id, lease.consumer_id
                 )
                 if msg is not None:
                     await self._process(lease, msg)
                     idle_since = loop.time()
-                elif loop.time() - idle_since >= self._idle_timeout:
-                    return
-                else:
-                    await self._pause(stop)
+                    continue
+                idle_left = self._idle_timeout - (loop.time() - idle_since)
+                if idle_left <= 0:
+                    return  # sessionIdleTimeout passed with no message: let the session go
+                # Announced messages wake us at once; the timeout covers other processes' sends.
+                await self._sleep(lease.arrival, min(idle_left, self._fallback))
         except SessionLockLostError:
             log.warning("lost the lock on session %r", lease.session_id)
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
-            await asyncio.to_thread(
-                self._queue.release_session, lease.session_id, lease.consumer_id
-            )
+            try:
+                await asyncio.to_thread(
+                    self._queue.release_session, lease.session_id, lease.consumer_id
+                )
+            finally:
+                del self._held[lease.session_id]
 
     async def _process(self, lease: _Lease, msg: LockedMessage) -> None:
-        lease.in_flight, lease.started = msg, asyncio.get_running_loop().time()
+        lease.in_flight = msg
         try:
             await self._handler(to_functions_message(msg))
             settle = self._queue.complete
@@ -174,16 +215,19 @@ class SessionQueueDispatcher:
         try:
             await asyncio.to_thread(settle, msg)
         except MessageLockLostError:
-            # The handler outlived its lock; the queue redelivers the message.
+            # The locks lapsed while the handler ran; the queue redelivers the message.
             log.warning("lock lost before settling message %r", msg.message_id)
 
-    async def _keep_locks(self, lease: _Lease) -> None:
+    async def _keep_session_locks(self, lease: _Lease) -> None:
+        # Like the session processor, renewal stops maxAutoLockRenewalDuration after the session
+        # was accepted, however busy it is. The local queue locks the in-flight message apart from
+        # its session, so that lock is renewed alongside: both lapse together, as on Service Bus.
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self._renew_every)
+            if loop.time() - lease.accepted >= self._max_renewal:
+                return  # the consumer finds out on its next receive or settle
             msg = lease.in_flight
-            if msg is not None and loop.time() - lease.started > self._max_renewal:
-                continue  # like the host: past the limit, the locks are left to expire
             try:
                 await asyncio.to_thread(
                     self._queue.renew_session_lock, lease.session_id, lease.consumer_id
@@ -196,19 +240,3 @@ class SessionQueueDispatcher:
                 pass  # settled between our read of in_flight and the renewal
             except Exception:
                 log.exception("renewing locks of session %r failed", lease.session_id)
-
-    async def _dead_letter_loop(self, handler: Handler, stop: asyncio.Event) -> None:
-        consumer_id = f"{self._name}-dlq"
-        while not stop.is_set():
-            try:
-                msg = await asyncio.to_thread(self._queue.receive_dead_letter, consumer_id)
-                if msg is None:
-                    await self._pause(stop)
-                    continue
-                await handler(to_functions_message(msg))
-                await asyncio.to_thread(self._queue.complete_dead_letter, msg)
-            except Exception:
-                # Not abandoned: the lock expiring is the back-off before the next attempt, and
-                # meanwhile later dead letters still get through.
-                log.exception("dead-letter consumer failed; the message is retried later")
-                await self._pause(stop)

@@ -50,6 +50,17 @@ SELECT
 FROM messages
 """
 
+# Is there work a consumer could take now: a free session with a visible message, or an
+# unlocked dead letter? Read-only, so the watcher of an idle host never takes a write lock.
+READY = """
+SELECT
+  EXISTS (SELECT 1 FROM messages m LEFT JOIN sessions s ON s.session_id = m.session_id
+          WHERE m.dead_lettered = 0 AND m.visible_at <= :now
+            AND (s.owner IS NULL OR s.locked_until <= :now)) AS sessions,
+  EXISTS (SELECT 1 FROM messages WHERE dead_lettered = 1
+            AND (locked_until IS NULL OR locked_until <= :now)) AS dead_letters
+"""
+
 UNLOCK = "lock_token = NULL, lock_owner = NULL, locked_until = NULL"
 
 
@@ -59,6 +70,16 @@ class MessageLockLostError(Exception):
 
 class SessionLockLostError(Exception):
     """The consumer does not hold a live lock on the session."""
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A message consumers may take: in `session_id`, or in the dead-letter sub-queue when
+    `dead_lettered`; a scheduled message becomes visible `delay` seconds from now."""
+
+    session_id: str
+    dead_lettered: bool = False
+    delay: float = 0.0
 
 
 @dataclass(frozen=True)

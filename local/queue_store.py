@@ -1,13 +1,16 @@
 """The SQLite file under the local session queue: connection, inspection, shared row steps.
 
 `QueueStore` owns the connection, the settings and the clock, and answers read-only questions
-(counts, peek); it opens every read-modify-write as a `BEGIN IMMEDIATE` transaction so several
-processes sharing the file never hand out the same lock. `LocalSessionQueue` (in
-`local.session_queue`) builds the queue's send, lock and settle operations on it.
+(counts, peek, ready); it opens every read-modify-write as a `BEGIN IMMEDIATE` transaction so
+several processes sharing the file never hand out the same lock. It also tells subscribers of
+this handle when a message becomes available, so consumers in this process wait without polling.
+`LocalSessionQueue` (in `local.session_queue`) builds the queue's send, lock and settle
+operations on it.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import uuid
@@ -18,14 +21,19 @@ from typing import Any, Self
 
 from local.queue_rows import (
     COUNTS,
+    READY,
     SCHEMA,
     UNLOCK,
+    Arrival,
     LockedMessage,
     MessageLockLostError,
     SessionLockLostError,
     row_to_message,
     to_us,
 )
+
+log = logging.getLogger(__name__)
+Listener = Callable[[Arrival], None]
 
 
 class QueueStore:
@@ -55,6 +63,25 @@ class QueueStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a process crash
         self._db.executescript(SCHEMA)
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` (from the writing thread, after the commit) whenever this handle
+        makes a message available: a send, an abandon, a dead-lettering. Returns the
+        unsubscribe function. Writes by other handles or processes are not announced:
+        `ready()` is there to poll for them.
+
+            unsubscribe = queue.subscribe(lambda arrival: print(arrival.session_id))
+        """
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _announce(self, arrival: Arrival) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(arrival)
+            except Exception:  # the write is committed; a listener's failure must not undo it
+                log.exception("queue listener failed")
 
     def close(self) -> None:
         with self._lock:
@@ -87,6 +114,12 @@ class QueueStore:
         with self._lock:
             row = self._db.execute(COUNTS, {"now": self._clock()}).fetchone()
         return {key: int(value) for key, value in zip(row.keys(), row, strict=True)}
+
+    def ready(self) -> tuple[bool, bool]:
+        """(a free session has a visible message, an unlocked dead letter is waiting)."""
+        with self._lock:
+            row = self._db.execute(READY, {"now": self._clock()}).fetchone()
+        return bool(row["sessions"]), bool(row["dead_letters"])
 
     def peek(
         self, session_id: str | None = None, limit: int = 100, *, dead_lettered: bool = False

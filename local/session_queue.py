@@ -5,6 +5,8 @@ product relies on in one SQLite file: duplicate detection by MessageId, schedule
 one consumer per session, strict FIFO within a session, peek-lock with expiry and redelivery,
 MaxDeliveryCount and a dead-letter sub-queue. Several processes may open the same file; every
 read-modify-write runs in a `BEGIN IMMEDIATE` transaction so they never hand out the same lock.
+Each write that makes a message available is announced to this handle's subscribers
+(`QueueStore.subscribe`) once committed.
 
 Times come from an injected clock so tests can move time instead of sleeping.
 
@@ -22,6 +24,7 @@ from local.queue_rows import (
     MAX_DELIVERY_COUNT_EXCEEDED,
     NEXT_SESSION,
     UNLOCK,
+    Arrival,
     LockedMessage,
     MessageLockLostError,
     PropertyValue,
@@ -33,6 +36,7 @@ from local.queue_store import QueueStore
 
 __all__ = [
     "MAX_DELIVERY_COUNT_EXCEEDED",
+    "Arrival",
     "LocalSessionQueue",
     "LockedMessage",
     "MessageLockLostError",
@@ -77,6 +81,7 @@ class LocalSessionQueue(QueueStore):
                 (message_id, session_id, body, json.dumps(application_properties or {}),
                  content_type, now, visible),
             )  # fmt: skip
+        self._announce(Arrival(session_id, delay=(visible - now) / 1e6))
         return True
 
     # --- Sessions ---
@@ -131,6 +136,8 @@ class LocalSessionQueue(QueueStore):
     def receive(self, session_id: str, consumer_id: str) -> LockedMessage | None:
         """Peek-lock the session's oldest message; None if there is none or one is in flight."""
         now = self._clock()
+        received: LockedMessage | None = None
+        dead_lettered = False
         with self._write() as db:
             self._require_session(db, session_id, consumer_id, now)
             while True:
@@ -140,10 +147,15 @@ class LocalSessionQueue(QueueStore):
                     (session_id, now),
                 ).fetchone()
                 if row is None or (row["locked_until"] or 0) > now:
-                    return None  # strict FIFO: the head is in flight, so nothing else is handed out
+                    break  # strict FIFO: the head is in flight, so nothing else is handed out
                 if row["delivery_count"] < self.max_delivery_count:
-                    return self._lock_row(db, row["seq"], consumer_id, now)
+                    received = self._lock_row(db, row["seq"], consumer_id, now)
+                    break
                 self._dead_letter_row(db, row["seq"], MAX_DELIVERY_COUNT_EXCEEDED, self._max_text())
+                dead_lettered = True
+        if dead_lettered:
+            self._announce(Arrival(session_id, dead_lettered=True))
+        return received
 
     def renew_message_lock(self, msg: LockedMessage) -> datetime:
         """Extend the lock of a received message (main or dead-letter sub-queue)."""
@@ -167,15 +179,19 @@ class LocalSessionQueue(QueueStore):
         with self._write() as db:
             row = self._locked_row(db, msg, self._clock())
             # The dead-letter sub-queue has no MaxDeliveryCount: its messages just come back.
-            if not row["dead_lettered"] and row["delivery_count"] >= self.max_delivery_count:
+            to_dead_letters = bool(row["dead_lettered"])
+            if not to_dead_letters and row["delivery_count"] >= self.max_delivery_count:
                 self._dead_letter_row(db, row["seq"], MAX_DELIVERY_COUNT_EXCEEDED, self._max_text())
+                to_dead_letters = True
             else:
                 db.execute(f"UPDATE messages SET {UNLOCK} WHERE seq = ?", (row["seq"],))
+        self._announce(Arrival(msg.session_id, dead_lettered=to_dead_letters))
 
     def dead_letter(self, msg: LockedMessage, reason: str, description: str = "") -> None:
         with self._write() as db:
             self._locked_row(db, msg, self._clock())
             self._dead_letter_row(db, msg.sequence_number, reason, description)
+        self._announce(Arrival(msg.session_id, dead_lettered=True))
 
     # --- Dead-letter sub-queue (no sessions, FIFO by sequence number) ---
 

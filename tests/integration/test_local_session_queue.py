@@ -242,7 +242,7 @@ async def test_dispatcher_runs_sessions_concurrently_each_in_order(path: str) ->
         if sum(map(len, seen.values())) == 6:
             done.set()
 
-    await run_until(SessionQueueDispatcher(queue, handler, poll_interval=0.01), done)
+    await run_until(SessionQueueDispatcher(queue, handler), done)
     assert seen == {"s1": [b"0", b"1", b"2"], "s2": [b"0", b"1", b"2"]}
     assert queue.counts()["active"] == 0
     queue.close()
@@ -264,9 +264,7 @@ async def test_dispatcher_retries_a_failing_handler_then_dead_letters(path: str)
         dead.append(msg)
         done.set()
 
-    dispatcher = SessionQueueDispatcher(
-        queue, handler, poll_interval=0.01, dead_letter_handler=dead_letter_handler
-    )
+    dispatcher = SessionQueueDispatcher(queue, handler, dead_letter_handler=dead_letter_handler)
     await run_until(dispatcher, done)
     assert attempts == [1, 2, 3]
     assert [(m.message_id, m.session_id) for m in dead] == [("m1", "s1")]
