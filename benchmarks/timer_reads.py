@@ -1,8 +1,9 @@
 """How many storage reads one timer run costs, as the stored events grow tenfold.
 
-The timer reads the due-time index, never the events table, so its reads follow the
-number of *due* events. This stores N settled events plus D due retries, runs the
-timer once and counts entities read (index rows + event point reads).
+The timer reads the due-time index (the check rows beside the events, one range read
+per events partition), never the events themselves, so its reads follow the number
+of *due* events. This stores N settled events plus D due retries, runs the timer once
+and counts entities read (index rows + event point reads).
 
     .venv/bin/python -m benchmarks.timer_reads            # N = 1,000 and 10,000; D = 100
 Figures are printed and saved to benchmarks/results/timer-reads.json.
@@ -24,10 +25,11 @@ from local.queue_bus import LocalQueueBus
 from local.session_queue import LocalSessionQueue
 from shared.adapters.azure_storage import StorageClients
 from shared.adapters.table_events import TableEventStore
+from shared.adapters.table_integrations import TableIntegrationStore
 from shared.adapters.table_schedule import TableScheduleStore
 from shared.clock import new_event_id, new_integration_id, utcnow
 from shared.config import Settings
-from shared.models import EventStatus, IntegrationEvent, LastError
+from shared.models import EventStatus, Integration, IntegrationEvent, LastError
 from shared.recovery import RecoveryService
 
 RESULTS = Path(__file__).resolve().parent / "results" / "timer-reads.json"
@@ -66,22 +68,32 @@ async def measure(connection: str, stored: int, due: int, queue_path: str) -> di
         {"AzureWebJobsStorage": connection, "TIMER_BUDGET_SECONDS": 600}
     )
     storage = StorageClients(settings)
-    events, schedule = CountingEvents(storage), TableScheduleStore(storage)
+    integrations = TableIntegrationStore(storage)
+    events, schedule = CountingEvents(storage), TableScheduleStore(storage, integrations)
     integration_id, limit = new_integration_id(), asyncio.Semaphore(64)
+    await integrations.add(
+        Integration(
+            id=integration_id,
+            name="Timer benchmark",
+            service="custom",
+            enabled=True,
+            key_hash="-",
+            key_hint="-",
+            created_at=utcnow(),
+            updated_at=utcnow(),
+            partition_shards=SHARDS,
+        )
+    )
 
     async def add(event: IntegrationEvent) -> None:
         async with limit:
-            if event.status is EventStatus.FAILED:
-                event.schedule_key = await schedule.put(
-                    event.next_retry_at or utcnow(), integration_id, event.id, SHARDS
-                )
             await events.add(event, SHARDS)
 
     settled = [_event(integration_id, EventStatus.SUCCESS) for _ in range(stored)]
     retries = []
     for _ in range(due):
         event = _event(integration_id, EventStatus.FAILED)
-        event.next_retry_at = utcnow() - timedelta(seconds=1)
+        event.next_retry_at = event.check_at = utcnow() - timedelta(seconds=1)
         event.last_error = LastError("transient", "platform unavailable", 503)
         retries.append(event)
     await asyncio.gather(*(add(e) for e in settled + retries))

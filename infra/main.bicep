@@ -132,8 +132,6 @@ var tableNames = [
   'integrations'
   'apikeys'
   'events'
-  'attempts'
-  'schedule'
   'idempotency'
   'entityversions'
   'jobs'

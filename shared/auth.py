@@ -1,13 +1,17 @@
 """Who is calling: integrations by API key, people and tools by management token.
 
-An API key is shown once; only its SHA-256 is stored, and it is found by a point
-read on that hash. Management tokens come from settings, one per role.
+An API key is shown once; only its SHA-256 is stored. A key names its integration
+("avvyr_int_live_<integration id>_<secret>"), so authenticating is one point read of
+that integration and a constant-time comparison with its hash; keys issued without
+the id are still found through the hash index (two reads). Management tokens come
+from settings, one per role.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 
 from shared.config import Settings
@@ -16,10 +20,18 @@ from shared.models import Integration, Role
 from shared.ports import IntegrationStore
 
 API_KEY_PREFIX = "avvyr_int_live_"
+# A key's characters stay within [A-Za-z0-9_-], as keys always were.
+NAMED_KEY = re.compile(re.escape(API_KEY_PREFIX) + r"(int_[0-9a-f]{16})_[A-Za-z0-9_-]{43}")
 
 
-def generate_api_key() -> str:
-    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+def generate_api_key(integration_id: str) -> str:
+    return f"{API_KEY_PREFIX}{integration_id}_{secrets.token_urlsafe(32)}"
+
+
+def integration_named_by(key: str) -> str | None:
+    """The integration id a key carries, if it carries one."""
+    match = NAMED_KEY.fullmatch(key)
+    return match.group(1) if match else None
 
 
 def hash_key(key: str) -> str:
@@ -50,7 +62,7 @@ async def authenticate_integration(
             "This route takes an integration API key (avvyr_int_live_…), not a management token."
         )
     digest = hash_key(key)
-    integration_id = await store.integration_for_key(digest)
+    integration_id = integration_named_by(key) or await store.integration_for_key(digest)
     integration = await store.get(integration_id) if integration_id else None
     # Compare with the integration's current hash too: a key replaced a moment ago is
     # refused even if its index row has not been deleted yet.

@@ -1,7 +1,9 @@
 """One place that wires the core to its adapters, once per worker process.
 
-Nothing connects at import time: the container is built on first use, inside the
-running event loop. The local host installs its own message bus (the local session
+Nothing connects, and no SDK loads, at import time: the container is built on first
+use, inside the running event loop, and only then are the services and adapters
+imported, with OpenTelemetry, the Azure SDKs and httpx behind them (most of a cold
+start's import time). The local host installs its own message bus (the local session
 queue) before first use; in Azure the Service Bus publisher is used.
 
     services = container()
@@ -12,33 +14,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from shared.adapters.azure_storage import StorageClients
-from shared.adapters.platform_http import HttpPlatformClient
-from shared.adapters.secrets import secret_store_for
-from shared.adapters.table_events import TableEventStore
-from shared.adapters.table_integrations import TableIntegrationStore
-from shared.adapters.table_jobs import TableJobStore
-from shared.adapters.table_schedule import TableIdempotencyStore, TableScheduleStore
-from shared.adapters.table_versions import TableEntityVersionStore
-from shared.adapters.webhook import TableAlertLedger, WebhookAlertSink
-from shared.alerts import AlertService
-from shared.circuit import CircuitBreaker
 from shared.clock import utcnow
 from shared.config import Settings
-from shared.dead_letters import DeadLetterService
-from shared.inbound import InboundService
-from shared.management import ManagementService
 from shared.ports import MessageBus, PlatformClient
-from shared.queries import QueryService
-from shared.recovery import RecoveryService
-from shared.resubmission import ResubmissionService
-from shared.staleness import StalenessGuard
-from shared.throttle import Throttle
-from shared.worker import Worker
+
+if TYPE_CHECKING:
+    import httpx
+
+    from shared.adapters.azure_storage import RequestCounter, StorageClients
+    from shared.adapters.table_jobs import TableJobStore
+    from shared.dead_letters import DeadLetterService
+    from shared.inbound import InboundService
+    from shared.management import ManagementService
+    from shared.queries import QueryService
+    from shared.recovery import RecoveryService
+    from shared.resubmission import ResubmissionService
+    from shared.worker import Worker
 
 
 @dataclass
@@ -70,11 +63,14 @@ def install_overrides(
     *,
     bus: MessageBus | None = None,
     platform_transport: httpx.AsyncBaseTransport | None = None,
+    storage_requests: RequestCounter | None = None,
 ) -> None:
-    """For hosts other than Azure: the local session queue, or a test transport."""
+    """For hosts other than Azure: the local session queue, a test transport, a
+    counter of storage round trips."""
     global _container
     _container = None
-    _overrides.update({k: v for k, v in (("bus", bus), ("transport", platform_transport)) if v})
+    given = (("bus", bus), ("transport", platform_transport), ("storage", storage_requests))
+    _overrides.update({k: v for k, v in given if v})
 
 
 def _message_bus(settings: Settings) -> MessageBus:
@@ -92,11 +88,34 @@ def _message_bus(settings: Settings) -> MessageBus:
 
 
 def build(settings: Settings | None = None) -> Container:
+    # Imported here, not at the top: the services bring OpenTelemetry and the
+    # adapters the Azure SDKs and httpx, which a cold start loads only when first used.
+    from shared.adapters.azure_storage import StorageClients
+    from shared.adapters.platform_http import HttpPlatformClient
+    from shared.adapters.secrets import secret_store_for
+    from shared.adapters.table_events import TableEventStore
+    from shared.adapters.table_integrations import TableIntegrationStore
+    from shared.adapters.table_jobs import TableJobStore
+    from shared.adapters.table_schedule import TableIdempotencyStore, TableScheduleStore
+    from shared.adapters.table_versions import TableEntityVersionStore
+    from shared.adapters.webhook import TableAlertLedger, WebhookAlertSink
+    from shared.alerts import AlertService
+    from shared.circuit import CircuitBreaker
+    from shared.dead_letters import DeadLetterService
+    from shared.inbound import InboundService
+    from shared.management import ManagementService
+    from shared.queries import QueryService
+    from shared.recovery import RecoveryService
+    from shared.resubmission import ResubmissionService
+    from shared.staleness import StalenessGuard
+    from shared.throttle import Throttle
+    from shared.worker import Worker
+
     settings = settings or Settings()
-    storage = StorageClients(settings)
+    storage = StorageClients(settings, _overrides.get("storage"))
     integrations = TableIntegrationStore(storage)
     events = TableEventStore(storage)
-    schedule = TableScheduleStore(storage)
+    schedule = TableScheduleStore(storage, integrations)
     jobs = TableJobStore(storage)
     bus = _message_bus(settings)
     platform = HttpPlatformClient(
@@ -119,7 +138,6 @@ def build(settings: Settings | None = None) -> Container:
             settings,
             integrations,
             events,
-            schedule,
             TableIdempotencyStore(storage, settings.idempotency_window_hours),
             bus,
             utcnow,
@@ -128,7 +146,6 @@ def build(settings: Settings | None = None) -> Container:
             settings,
             integrations,
             events,
-            schedule,
             platform,
             StalenessGuard(TableEntityVersionStore(storage)),
             CircuitBreaker(
@@ -139,11 +156,13 @@ def build(settings: Settings | None = None) -> Container:
             utcnow,
             alerts,
         ),
-        management=ManagementService(settings, integrations, secret_store_for(settings), utcnow),
+        management=ManagementService(
+            settings, integrations, events, secret_store_for(settings), utcnow
+        ),
         queries=QueryService(settings, integrations, events),
         recovery=recovery,
         resubmission=ResubmissionService(integrations, events, jobs, recovery, utcnow),
-        dead_letters=DeadLetterService(events, schedule, utcnow, alerts),
+        dead_letters=DeadLetterService(events, utcnow, alerts),
     )
 
 

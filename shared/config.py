@@ -169,6 +169,12 @@ class Settings(BaseSettings):
         alias="PROCESSING_LEASE_SECONDS",
         description="An event still processing after this long is recovered by the timer.",
     )
+    processing_mark_seconds: float = Field(
+        2.0,
+        ge=0,
+        alias="PROCESSING_MARK_SECONDS",
+        description="An attempt still running after this long is shown as processing.",
+    )
     enqueue_grace_seconds: float = Field(
         120.0,
         alias="ENQUEUE_GRACE_SECONDS",

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from shared import lifecycle, telemetry
 from shared.alerts import AlertService
-from shared.ports import EventStore, ScheduleStore
+from shared.ports import EventStore
 from shared.worker import EventRef, UnreadableMessage
 
 log = logging.getLogger("integrations.deadletters")
@@ -22,13 +22,11 @@ class DeadLetterService:
     def __init__(
         self,
         events: EventStore,
-        schedule: ScheduleStore,
         now: Callable[[], datetime],
         alerts: AlertService | None = None,
     ) -> None:
         self._alerts = alerts
         self._events = events
-        self._schedule = schedule
         self._now = now
 
     async def handle(
@@ -61,9 +59,6 @@ class DeadLetterService:
             "Resubmit it once the cause is fixed.",
             self._now(),
         )
-        if event.schedule_key:
-            await self._schedule.remove(event.schedule_key)
-            event.schedule_key = None
         await self._events.save(event, ref.shards)
         telemetry.DEAD_LETTERED.add(1, {"integration.id": event.integration_id})
         if self._alerts is not None:

@@ -16,7 +16,6 @@ from typing import Any
 from shared.auth import require_role
 from shared.bootstrap import Container
 from shared.errors import RequestError, TransientError, UnsupportedMediaType, ValidationFailed
-from shared.inbound import InboundRequest
 from shared.models import Role
 from shared.ports import StaleWrite
 
@@ -98,6 +97,8 @@ def actor(services: Container, request: ApiRequest, needed: Role) -> str:
 
 @guarded
 async def inbound(services: Container, request: ApiRequest) -> ApiResponse:
+    from shared.inbound import InboundRequest  # with the service, on first use
+
     accepted = await services.inbound.accept(
         InboundRequest(
             authorization=request.header("authorization"),

@@ -29,7 +29,6 @@ from shared.ports import (
     IdempotencyStore,
     IntegrationStore,
     MessageBus,
-    ScheduleStore,
     StaleWrite,
 )
 from shared.retry import policy_for
@@ -77,7 +76,6 @@ class InboundService:
         settings: Settings,
         integrations: IntegrationStore,
         events: EventStore,
-        schedule: ScheduleStore,
         idempotency: IdempotencyStore,
         bus: MessageBus,
         now: Callable[[], datetime],
@@ -85,7 +83,6 @@ class InboundService:
         self._settings = settings
         self._integrations = integrations
         self._events = events
-        self._schedule = schedule
         self._idempotency = idempotency
         self._bus = bus
         self._now = now
@@ -181,8 +178,8 @@ class InboundService:
             payload=document,
             idempotency_key=key,
             trace_context=telemetry.current_trace_headers() or None,
+            check_at=check_at,
         )
-        event.schedule_key = await self._schedule.put(check_at, integration.id, event_id, shards)
         await self._events.add(event, shards)
         return event
 

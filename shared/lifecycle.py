@@ -26,11 +26,14 @@ def ordered_per_record(event: IntegrationEvent) -> bool:
     return event.session_id != event.integration_id
 
 
-def start_attempt(event: IntegrationEvent, now: datetime) -> None:
+def start_attempt(event: IntegrationEvent, now: datetime, lease: timedelta) -> None:
+    """An attempt begins; if it is saved before its outcome, its check comes when the
+    lease runs out (the worker died)."""
     event.status = EventStatus.PROCESSING
     event.attempts += 1
     event.recovery_sends = 0
     event.processing_started_at = now
+    event.check_at = now + lease
     event.updated_at = now
 
 
@@ -38,7 +41,7 @@ def succeed(event: IntegrationEvent, result: dict[str, Any], now: datetime) -> N
     event.status = EventStatus.SUCCESS
     event.result = result
     event.last_error = None
-    event.next_retry_at = None
+    event.next_retry_at = event.check_at = None
     event.processing_started_at = None
     event.updated_at = now
 
@@ -47,7 +50,7 @@ def skip(event: IntegrationEvent, reason: str, now: datetime) -> None:
     event.status = EventStatus.SKIPPED
     event.skipped_reason = reason
     event.last_error = None
-    event.next_retry_at = None
+    event.next_retry_at = event.check_at = None
     event.processing_started_at = None
     event.updated_at = now
 
@@ -64,7 +67,7 @@ def fail(
     event.last_error = error
     event.processing_started_at = None
     event.updated_at = now
-    event.next_retry_at = None
+    event.next_retry_at = event.check_at = None
     if error.kind != "transient":
         return
     delay = policy.next_delay(event.attempts, retry_after)
@@ -77,7 +80,7 @@ def fail(
             error.http_status,
         )
     else:
-        event.next_retry_at = now + timedelta(seconds=delay)
+        event.next_retry_at = event.check_at = now + timedelta(seconds=delay)
 
 
 def postpone(event: IntegrationEvent, until: datetime, error: LastError, now: datetime) -> None:
@@ -85,7 +88,7 @@ def postpone(event: IntegrationEvent, until: datetime, error: LastError, now: da
     attempt is counted."""
     event.status = EventStatus.FAILED
     event.last_error = error
-    event.next_retry_at = until
+    event.next_retry_at = event.check_at = until
     event.processing_started_at = None
     event.updated_at = now
 
@@ -93,7 +96,7 @@ def postpone(event: IntegrationEvent, until: datetime, error: LastError, now: da
 def dead_letter(event: IntegrationEvent, reason: str, now: datetime) -> None:
     event.status = EventStatus.FAILED
     event.dead_lettered = True
-    event.next_retry_at = None
+    event.next_retry_at = event.check_at = None
     event.processing_started_at = None
     # Not a rejection of the data: the outcome of any platform call is unknown, so a
     # resubmission must keep the idempotency key (see `requeue`).

@@ -14,7 +14,7 @@ from shared.clock import new_integration_id
 from shared.config import Settings
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.models import Integration, OrderingScope
-from shared.ports import IntegrationStore, SecretStore, StaleWrite
+from shared.ports import EventStore, IntegrationStore, SecretStore, StaleWrite
 from shared.validation import pydantic_problems
 
 # A concurrent change to the same integration is rare (people, not machines, make
@@ -78,19 +78,22 @@ class ManagementService:
         self,
         settings: Settings,
         integrations: IntegrationStore,
+        events: EventStore,
         secrets: SecretStore,
         now: Callable[[], datetime],
     ) -> None:
         self._settings = settings
         self._integrations = integrations
+        self._events = events
         self._secrets = secrets
         self._now = now
 
     async def create(self, document: Any) -> dict[str, Any]:
         request = parse_body(CreateIntegration, document)
-        key, now = generate_api_key(), self._now()
+        integration_id, now = new_integration_id(), self._now()
+        key = generate_api_key(integration_id)
         integration = Integration(
-            id=new_integration_id(),
+            id=integration_id,
             name=request.name,
             service=request.service,
             enabled=request.enabled,
@@ -116,6 +119,8 @@ class ManagementService:
         change = parse_body(PatchIntegration, document)
         for _ in range(CHANGE_ATTEMPTS):
             integration = await self.get(integration_id)
+            if change.orderingScope not in (None, integration.ordering_scope):
+                await self._refuse_reordering(integration)
             _apply(change, integration)
             integration.updated_at = self._now()
             try:
@@ -125,10 +130,22 @@ class ManagementService:
             return integration.to_json()
         raise _busy(integration_id)
 
+    async def _refuse_reordering(self, integration: Integration) -> None:
+        """Events already queued travel on the sessions of the old scope and new ones on
+        the new: one record's events could then overtake each other. So the scope
+        changes only while nothing is on its way."""
+        if await self._events.has_pending(integration.id, integration.partition_shards):
+            raise Conflict(
+                f"Integration '{integration.name}' still has events on their way (queued, "
+                "processing, or failed with a retry due); changing the ordering scope now "
+                "could reorder them. Try again once they have finished, or disable the "
+                "integration first and wait for them to drain."
+            )
+
     async def regenerate_key(self, integration_id: str) -> dict[str, Any]:
         for _ in range(CHANGE_ATTEMPTS):
             integration = await self.get(integration_id)
-            key, old_hash = generate_api_key(), integration.key_hash
+            key, old_hash = generate_api_key(integration.id), integration.key_hash
             await self._secrets.set_secret(secret_name(integration.id), key)
             integration.key_hash, integration.key_hint = hash_key(key), key_hint(key)
             integration.updated_at = self._now()

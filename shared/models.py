@@ -112,6 +112,10 @@ class IntegrationEvent:
     payload: dict[str, Any] | None = None
     idempotency_key: str | None = None
     processing_started_at: datetime | None = None
+    # When the timer next looks at the event (a retry, a lease, a lost send); None once
+    # nothing is left to watch. The event store keeps the due-time index row in step
+    # with it, in the same write; `schedule_key` names that stored row.
+    check_at: datetime | None = None
     schedule_key: str | None = None
     skipped_reason: str | None = None
     resubmissions: int = 0

@@ -67,27 +67,39 @@ class IntegrationStore(ABC):
 
 
 class EventStore(ABC):
-    """The IntegrationEvent lifecycle records and their attempts."""
+    """The IntegrationEvent lifecycle records, their due-time index rows and attempts.
+
+    An event's index row (at `event.check_at`) and its attempts are written in the same
+    atomic write as the event itself, so the index never disagrees with the event and a
+    successful event costs one write after its platform call.
+    """
 
     @abstractmethod
-    async def add(self, event: IntegrationEvent, shards: int) -> None: ...
+    async def add(self, event: IntegrationEvent, shards: int) -> None:
+        """Record a new event with its check; StaleWrite if it exists already."""
 
     @abstractmethod
     async def get(self, integration_id: str, event_id: str, shards: int) -> IntegrationEvent | None:
         """A point read; the event id carries its creation time, hence its row key."""
 
     @abstractmethod
-    async def save(self, event: IntegrationEvent, shards: int) -> None:
-        """Write back an event read earlier; raises StaleWrite if it changed meanwhile."""
+    async def save(
+        self, event: IntegrationEvent, shards: int, attempt: Attempt | None = None
+    ) -> None:
+        """Write back an event read earlier, move its check to `event.check_at` (or drop
+        it), and record `attempt`, all at once; raises StaleWrite if the event changed
+        meanwhile (then nothing is written)."""
 
     @abstractmethod
     async def query(self, query: EventQuery) -> EventPage: ...
 
     @abstractmethod
-    async def add_attempt(self, attempt: Attempt) -> None: ...
+    async def attempts(self, integration_id: str, event_id: str, shards: int) -> list[Attempt]: ...
 
     @abstractmethod
-    async def attempts(self, event_id: str) -> list[Attempt]: ...
+    async def has_pending(self, integration_id: str, shards: int) -> bool:
+        """Whether any event of the integration is still on its way (queued, processing,
+        or failed with a retry due): each such event has a check."""
 
 
 @dataclass(frozen=True)
@@ -107,14 +119,12 @@ class ScheduledCheck:
 
 
 class ScheduleStore(ABC):
-    """The due-time index the timer reads instead of scanning events."""
+    """The due-time index the timer reads instead of scanning events. Its rows are
+    written by the event store together with their events (see `EventStore.save`)."""
 
     @abstractmethod
-    async def put(self, due: datetime, integration_id: str, event_id: str, shards: int) -> str:
-        """Index the event at `due`; returns the row's key."""
-
-    @abstractmethod
-    async def remove(self, key: str) -> None: ...
+    async def remove(self, key: str) -> None:
+        """Drop a row no event points at any more."""
 
     @abstractmethod
     async def due(

@@ -79,10 +79,11 @@ class QueryService:
         }
 
     async def detail(self, integration_id: str, event_id: str) -> dict[str, Any]:
-        event = await self._events.get(integration_id, event_id, await self._shards(integration_id))
+        shards = await self._shards(integration_id)
+        event = await self._events.get(integration_id, event_id, shards)
         if event is None:
             raise NotFound(f"No event '{event_id}' in integration '{integration_id}'.")
-        attempts = await self._events.attempts(event.id)
+        attempts = await self._events.attempts(event.integration_id, event.id, shards)
         return {
             **event.to_json(),
             "payload": mask(event.payload, self._settings.masked_fields),

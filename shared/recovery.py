@@ -54,16 +54,6 @@ class RecoveryReport:
         }
 
 
-def _superseded(check: ScheduledCheck, event: IntegrationEvent) -> bool:
-    """Whether a row the event does not point at can go: the event needs no row any
-    more, or it changed after the row fell due (so the row's write is long over)."""
-    if event.status.is_final or (
-        event.status is EventStatus.FAILED and event.next_retry_at is None
-    ):
-        return True
-    return check.due < event.updated_at - timedelta(seconds=1)
-
-
 class RecoveryService:
     def __init__(
         self,
@@ -110,11 +100,8 @@ class RecoveryService:
         event = await self._events.get(check.integration_id, check.event_id, check.shards)
         now = self._now()
         if event is None or event.schedule_key != check.key:
-            if event is not None and not _superseded(check, event):
-                # The row may belong to a write still in flight (written just before
-                # its event is saved): keep it; the next run looks again.
-                report.deferred += 1
-                return
+            # Rows are written with their events, atomically: a row its event does not
+            # point at is left over, and goes.
             await self._schedule.remove(check.key)
             report.cleared += 1
             return
@@ -143,8 +130,7 @@ class RecoveryService:
             report.lease_expired += 1
             lifecycle.requeue(event, now)
         else:
-            await self._schedule.remove(check.key)
-            event.schedule_key = None
+            event.check_at = None
             await self._events.save(event, check.shards)
             report.cleared += 1
             return
@@ -170,10 +156,6 @@ class RecoveryService:
                     log.warning("check of event %s stays later: %s", event.id, again)
 
     async def _move_check(self, event: IntegrationEvent, shards: int, due: datetime) -> None:
-        """Save the event with its check at `due`. The new row is written first and the
-        old one removed last, so the event is never without a check."""
-        old_key = event.schedule_key
-        event.schedule_key = await self._schedule.put(due, event.integration_id, event.id, shards)
+        """Save the event with its check at `due` (the store moves the row with it)."""
+        event.check_at = due
         await self._events.save(event, shards)
-        if old_key and old_key != event.schedule_key:
-            await self._schedule.remove(old_key)

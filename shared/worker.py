@@ -11,6 +11,8 @@ in the dead-letter queue, whose function marks the event for a person.
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -28,13 +30,15 @@ from shared.circuit import CircuitBreaker
 from shared.comm_log import attempt_record
 from shared.config import Settings
 from shared.errors import TransientError
-from shared.models import EventStatus, IntegrationEvent, LastError, PlatformExchange
+from shared.models import Attempt, IntegrationEvent, LastError, PlatformExchange
 from shared.outcomes import Outcome, awaiting_earlier_record, classify, names_a_missing_record
-from shared.ports import EventStore, IntegrationStore, PlatformClient, ScheduleStore, StaleWrite
+from shared.ports import EventStore, IntegrationStore, PlatformClient, StaleWrite
 from shared.retry import RetryPolicy, policy_for
 from shared.staleness import StalenessGuard
 
 log = logging.getLogger("integrations.worker")
+# The timer touching an event during its attempt is rare; a few fresh copies settle it.
+REBASE_ATTEMPTS = 3
 SUPERSEDED = "A newer event for the same records already succeeded; nothing to apply."
 
 
@@ -63,7 +67,6 @@ class Worker:
         settings: Settings,
         integrations: IntegrationStore,
         events: EventStore,
-        schedule: ScheduleStore,
         platform: PlatformClient,
         staleness: StalenessGuard,
         breaker: CircuitBreaker,
@@ -74,11 +77,11 @@ class Worker:
         self._settings = settings
         self._integrations = integrations
         self._events = events
-        self._schedule = schedule
         self._platform = platform
         self._staleness = staleness
         self._breaker = breaker
         self._now = now
+        self._lease = timedelta(seconds=settings.processing_lease_seconds)
 
     async def handle(self, body: bytes, properties: Mapping[str, Any] | None = None) -> str:
         """Process one queue message; returns the event's status afterwards.
@@ -116,49 +119,72 @@ class Worker:
         raise StaleWrite(f"event {ref.event_id} kept changing; the message will be redelivered")
 
     async def _claim_and_attempt(self, event: IntegrationEvent, shards: int) -> str:
-        """Mark the event processing (raises StaleWrite if it changed), then attempt it."""
+        """Attempt the event and save its outcome in one write. Nothing is written
+        before the platform call: the event's check (made when it was queued) brings it
+        back if this worker dies, and the delivery's message lock keeps other copies of
+        it waiting in its session. A slow attempt is marked `processing` meanwhile."""
         pause = self._breaker.paused_until(self._now())
         if pause is not None:
             await self._postpone(event, shards, pause)
             return event.status.value
-        now = self._now()
-        lifecycle.start_attempt(event, now)
-        await self._events.save(event, shards)
-        await self._attempt(event, shards, now)
+        started = self._now()
+        queued = copy.copy(event)
+        lifecycle.start_attempt(event, started, self._lease)
+        mark = asyncio.create_task(self._mark_processing_later(event, shards))
+        try:
+            await self._attempt(event, shards, started, queued, mark)
+        finally:
+            await _stop(mark)
         return event.status.value
 
-    async def _attempt(self, event: IntegrationEvent, shards: int, started: datetime) -> None:
+    async def _mark_processing_later(self, event: IntegrationEvent, shards: int) -> None:
+        """After `PROCESSING_MARK_SECONDS`, show the attempt as `processing`, with a check
+        at the end of its lease. Fast attempts (most) never pay this write."""
+        await asyncio.sleep(self._settings.processing_mark_seconds)
+        marked = copy.copy(event)
+        await self._events.save(marked, shards)
+        event.etag, event.schedule_key = marked.etag, marked.schedule_key
+
+    async def _attempt(
+        self,
+        event: IntegrationEvent,
+        shards: int,
+        started: datetime,
+        queued: IntegrationEvent,
+        mark: asyncio.Task[None],
+    ) -> None:
         action = ACTIONS[event.action]
         data = action.parse((event.payload or {}).get("data", {}))
         fresh = await self._staleness.fresh_keys(event, action, data)
-        if fresh is not None and not fresh:
-            lifecycle.skip(event, SUPERSEDED, self._now())
-            await self._settle(event, shards, claimed_at=started)
-            return
-        calls = action.platform_calls(data, event.entity_id, fresh)
+        current = None if fresh is None else fresh.keys
+        calls = [] if current == set() else action.platform_calls(data, event.entity_id, current)
         if not calls:
+            await _stop(mark)
             lifecycle.skip(event, SUPERSEDED, self._now())
-            await self._settle(event, shards, claimed_at=started)
+            await self._settle(event, shards, queued)
             return
         what = action.describe(data, event.entity_id)
         exchanges, outcome = await self._call_platform(event, calls, what)
+        await _stop(mark)
         now = self._now()
         if outcome.succeeded:
             result = action.results([exchange.response_body for exchange in exchanges])
             if fresh is not None:
-                applied = action.item_count(action.only_items(data, fresh))
+                applied = action.item_count(action.only_items(data, fresh.keys))
                 if applied < action.item_count(data):
                     result["skippedItems"] = action.item_count(data) - applied
+                # Before the outcome: a crash in between replays the call (same key),
+                # never lets an older event overwrite this one.
                 await self._staleness.record_applied(event, fresh)
             lifecycle.succeed(event, result, now)
         else:
             assert outcome.error is not None
             policy = await self._policy(event)
             lifecycle.fail(event, outcome.error, policy, now, outcome.retry_after_seconds)
-        await self._events.add_attempt(
-            attempt_record(event, started, now, outcome, exchanges, self._settings.masked_fields)
+        attempt = attempt_record(
+            event, started, now, outcome, exchanges, self._settings.masked_fields
         )
-        await self._settle(event, shards, claimed_at=started)
+        await self._settle(event, shards, queued, attempt)
         telemetry.record_outcome(event, (now - event.created_at).total_seconds() * 1000)
         if self._alerts is not None:
             await self._alerts.observe(event)
@@ -195,45 +221,46 @@ class Worker:
         return until if self._now() < until else None
 
     async def _settle(
-        self, event: IntegrationEvent, shards: int, claimed_at: datetime | None = None
+        self,
+        event: IntegrationEvent,
+        shards: int,
+        as_read: IntegrationEvent | None = None,
+        attempt: Attempt | None = None,
     ) -> None:
-        """Save the outcome and keep the due-time index in step with it."""
-        new_key = None
-        if event.next_retry_at is not None:
-            new_key = await self._schedule.put(
-                event.next_retry_at, event.integration_id, event.id, shards
-            )
-        old_key, event.schedule_key = event.schedule_key, new_key
-        try:
-            await self._events.save(event, shards)
-        except StaleWrite:
-            event.schedule_key = old_key
-            if claimed_at is None or not await self._rebase_on_moved_check(
-                event, shards, claimed_at
-            ):
-                raise
-            old_key, event.schedule_key = event.schedule_key, new_key
-            await self._events.save(event, shards)
-        if old_key and old_key != new_key:
-            await self._schedule.remove(old_key)
+        """Save the outcome, its check and its attempt in one write."""
+        for _ in range(REBASE_ATTEMPTS):
+            try:
+                await self._events.save(event, shards, attempt)
+                return
+            except StaleWrite:
+                if as_read is None or not await self._rebase(event, shards, as_read):
+                    raise
+        await self._events.save(event, shards, attempt)
 
-    async def _rebase_on_moved_check(
-        self, event: IntegrationEvent, shards: int, claimed_at: datetime
+    async def _rebase(
+        self, event: IntegrationEvent, shards: int, as_read: IntegrationEvent
     ) -> bool:
-        """While an attempt runs, the timer may move the event's check to the end of its
-        lease, which changes the record under the worker. The attempt's outcome then goes
-        onto that fresh copy: throwing it away would ask the platform a second time.
-        Any other change (the lease ran out and the event was requeued) means deciding
-        afresh."""
+        """While an attempt runs, the timer may look at its event (send it again, move
+        its check), and the attempt's own `processing` mark changes it too. The outcome
+        then goes onto the fresh copy: throwing it away would ask the platform a second
+        time. Any other change (another delivery recorded an attempt, a person acted)
+        means deciding afresh."""
         fresh = await self._events.get(event.integration_id, event.id, shards)
         if (
             fresh is None
-            or fresh.status is not EventStatus.PROCESSING
-            or fresh.processing_started_at != claimed_at
-            or fresh.attempts != event.attempts
+            or not lifecycle.may_process(fresh)
+            or fresh.attempts not in (as_read.attempts, event.attempts)
+            or fresh.resubmissions != as_read.resubmissions
+            or fresh.key_generation != as_read.key_generation
+            or (
+                fresh.attempts == event.attempts
+                and fresh.processing_started_at != event.processing_started_at
+            )
         ):
             return False
         event.etag, event.schedule_key = fresh.etag, fresh.schedule_key
+        # Keep the timer's count of sends, so the next message still gets a new id.
+        event.enqueues = fresh.enqueues
         return True
 
     async def _postpone(self, event: IntegrationEvent, shards: int, until: datetime) -> None:
@@ -244,7 +271,7 @@ class Worker:
             None,
         )
         lifecycle.postpone(event, until + timedelta(seconds=1), error, self._now())
-        await self._settle(event, shards)
+        await self._events.save(event, shards)
 
     async def _policy(self, event: IntegrationEvent) -> RetryPolicy:
         integration = await self._integrations.get(event.integration_id)
@@ -252,3 +279,17 @@ class Worker:
         return policy_for(
             self._settings, event.action, max_attempts=event.max_attempts, base_delay=base_delay
         )
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    """Cancel the processing mark if it has not run; a mark cut short mid-write is
+    caught by the outcome's conditional write (see `Worker._rebase`)."""
+    if not task.done():
+        task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    except (StaleWrite, TransientError) as exc:
+        # Only the display of a slow attempt is lost; its outcome is written regardless.
+        log.warning("could not mark an event processing: %s", exc)

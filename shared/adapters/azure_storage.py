@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -19,6 +20,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
+from azure.core.pipeline import PipelineRequest
 from azure.data.tables.aio import TableClient, TableServiceClient
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
@@ -30,8 +32,6 @@ TABLES = (
     "integrations",
     "apikeys",
     "events",
-    "attempts",
-    "schedule",
     "idempotency",
     "entityversions",
     "jobs",
@@ -43,14 +43,36 @@ PAYLOAD_CONTAINER = "payloads"
 T = TypeVar("T")
 
 
+class RequestCounter:
+    """Counts the storage requests (round trips) the adapters make, retries included:
+    a hook the SDKs call for every request they send. For tests and benchmarks."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+
+    def __call__(self, request: PipelineRequest[Any]) -> None:
+        http = request.http_request
+        self.requests.append(f"{http.method} {urlsplit(http.url).path}")
+
+    @property
+    def count(self) -> int:
+        return len(self.requests)
+
+    def reset(self) -> None:
+        self.requests.clear()
+
+
 class StorageClients:
     """One table service and one blob service client; tables created on first use."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, request_hook: RequestCounter | None = None) -> None:
+        # azure-core's CustomHookPolicy runs the hook on every request, after the retry
+        # policy, so each round trip is seen once.
+        hooks: dict[str, Any] = {"raw_request_hook": request_hook} if request_hook else {}
         if settings.storage_connection_string:
             conn = settings.storage_connection_string
-            self.tables = TableServiceClient.from_connection_string(conn)
-            self.blobs = BlobServiceClient.from_connection_string(conn)
+            self.tables = TableServiceClient.from_connection_string(conn, **hooks)
+            self.blobs = BlobServiceClient.from_connection_string(conn, **hooks)
             self._credential: Any = None
         elif settings.storage_account_name:
             from azure.identity.aio import DefaultAzureCredential
@@ -61,10 +83,10 @@ class StorageClients:
                 or settings.azure_client_id
             )
             self.tables = TableServiceClient(
-                f"https://{name}.table.core.windows.net", credential=self._credential
+                f"https://{name}.table.core.windows.net", credential=self._credential, **hooks
             )
             self.blobs = BlobServiceClient(
-                f"https://{name}.blob.core.windows.net", credential=self._credential
+                f"https://{name}.blob.core.windows.net", credential=self._credential, **hooks
             )
         else:
             raise RuntimeError(

@@ -7,6 +7,11 @@ Layout, chosen for Azure's limits (2,000 entities/s per partition):
 - RowKey = "<inverted creation ms>~<eventId>", so each partition lists newest first and
   a time range is a RowKey range. The event id (a UUIDv7) carries its creation time,
   so (integration, event id) is a point read.
+Each event's companions share its partition, with RowKeys after every event row
+(they start with "~", which sorts after the digits), so an event, its due-time check
+and its attempt are written in one entity-group transaction:
+- its check: "~due~<due epoch ms>~<eventId>" (the timer reads RowKey ranges of these);
+- its attempts: "~att~<eventId>~<submission>~<attempt>".
 Payloads too big for a table property (64 KiB) go to the `payloads` blob container;
 `TableEventStore` (in `shared.adapters.table_events`) moves them, this module only maps fields.
 """
@@ -26,6 +31,22 @@ from shared.models import Attempt, EventStatus, IntegrationEvent, LastError
 INVERTED_MS_BASE = 10**13 - 1
 INLINE_PAYLOAD_LIMIT = 30_000  # characters; a string property holds 32K UTF-16 units
 ROW_KEY_SHAPE = re.compile(r"\d{13}~[0-9a-f-]{36}")  # bounds client-side text search per page
+
+
+COMPANION_ROWS = "~"  # every event row's RowKey sorts before this
+DUE_PREFIX = "~due~"
+DUE_END = "~due~~"  # sorts after every check row
+ATTEMPT_PREFIX = "~att~"
+
+
+def due_row_key(due_ms: int, event_id: str) -> str:
+    return f"{DUE_PREFIX}{due_ms:013d}~{event_id}"
+
+
+def attempt_row_key(event_id: str, submission: int, number: int) -> str:
+    # A resubmission starts counting attempts again; its rows must not overwrite the
+    # attempts that failed before it.
+    return f"{ATTEMPT_PREFIX}{event_id}~{submission:03d}~{number:04d}"
 
 
 def shard_of(event_id: str, shards: int) -> int:
@@ -98,6 +119,7 @@ def event_entity(event: IntegrationEvent, shards: int) -> dict[str, Any]:
         "sessionId": event.session_id,
         "idempotencyKey": event.idempotency_key,
         "processingStartedAt": event.processing_started_at,
+        "checkAt": event.check_at,
         "scheduleKey": event.schedule_key,
         "skippedReason": event.skipped_reason,
         "resubmissions": event.resubmissions,
@@ -128,6 +150,7 @@ def event_from_entity(entity: Any, payload: Any) -> IntegrationEvent:
         session_id=entity.get("sessionId") or entity["integrationId"],
         idempotency_key=entity.get("idempotencyKey"),
         processing_started_at=entity.get("processingStartedAt"),
+        check_at=entity.get("checkAt"),
         schedule_key=entity.get("scheduleKey"),
         skipped_reason=entity.get("skippedReason"),
         resubmissions=int(entity.get("resubmissions") or 0),
@@ -141,12 +164,10 @@ def event_from_entity(entity: Any, payload: Any) -> IntegrationEvent:
     )
 
 
-def attempt_entity(attempt: Attempt) -> dict[str, Any]:
+def attempt_entity(partition: str, attempt: Attempt) -> dict[str, Any]:
     return {
-        "PartitionKey": attempt.event_id,
-        # A resubmission starts counting attempts again; its rows must not
-        # overwrite the attempts that failed before it.
-        "RowKey": f"{attempt.submission:03d}~{attempt.number:04d}",
+        "PartitionKey": partition,
+        "RowKey": attempt_row_key(attempt.event_id, attempt.submission, attempt.number),
         "startedAt": attempt.started_at,
         "finishedAt": attempt.finished_at,
         "outcome": attempt.outcome,
@@ -156,10 +177,11 @@ def attempt_entity(attempt: Attempt) -> dict[str, Any]:
 
 
 def attempt_from_entity(event_id: str, row: Any) -> Attempt:
+    _, submission, number = row["RowKey"].rsplit("~", 2)
     return Attempt(
         event_id=event_id,
-        number=int(row["RowKey"].rpartition("~")[2]),
-        submission=int(row["RowKey"].partition("~")[0]),
+        number=int(number),
+        submission=int(submission),
         started_at=row["startedAt"],
         finished_at=row["finishedAt"],
         outcome=row["outcome"],

@@ -1,9 +1,11 @@
 """The due-time index and Idempotency-Key records in Table Storage.
 
-`schedule`: PartitionKey = "due~<n>" (four partitions by event-id hash, to spread
-writes), RowKey = "<due epoch ms>~<integrationId>~<eventId>". The timer asks each
-partition for RowKey < now: it reads only rows that are due, however many events are
-stored.
+The due-time index: each event's check row lives beside it in its events partition
+(RowKey "~due~<due epoch ms>~<eventId>", see `shared.adapters.table_event_layout`),
+written in the same transaction as the event. The timer asks every events partition
+(each integration's shards) for check rows with RowKey < now: it reads only rows that
+are due, however many events are stored; the partitions it asks follow the number of
+integrations.
 `idempotency`: PartitionKey = integration id, RowKey = SHA-256 of the client's key.
 """
 
@@ -18,30 +20,26 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from shared.adapters.azure_storage import StorageClients, collect, translate_errors
+from shared.adapters.table_event_layout import DUE_PREFIX, partition_key
 from shared.clock import epoch_ms, from_epoch_ms
-from shared.ports import IdempotencyRecord, IdempotencyStore, ScheduledCheck, ScheduleStore
+from shared.ports import (
+    IdempotencyRecord,
+    IdempotencyStore,
+    IntegrationStore,
+    ScheduledCheck,
+    ScheduleStore,
+)
 
-SCHEDULE_PARTITIONS = 4
-
-
-def _schedule_partition(event_id: str) -> str:
-    digest = int(hashlib.sha256(event_id.encode()).hexdigest()[:4], 16)
-    return f"due~{digest % SCHEDULE_PARTITIONS}"
+PARALLEL_PARTITION_READS = 16
 
 
 class TableScheduleStore(ScheduleStore):
-    def __init__(self, storage: StorageClients) -> None:
+    def __init__(self, storage: StorageClients, integrations: IntegrationStore) -> None:
         self._storage = storage
-        self._table = storage.table("schedule")
-        self.rows_read = 0  # storage reads, for the timer's cost benchmark
-
-    async def put(self, due: datetime, integration_id: str, event_id: str, shards: int) -> str:
-        await self._storage.ensure_created()
-        pk = _schedule_partition(event_id)
-        rk = f"{epoch_ms(due):013d}~{integration_id}~{event_id}"
-        with translate_errors():
-            await self._table.upsert_entity({"PartitionKey": pk, "RowKey": rk, "shards": shards})
-        return f"{pk}|{rk}"
+        self._integrations = integrations
+        self._table = storage.table("events")
+        self._reads = asyncio.Semaphore(PARALLEL_PARTITION_READS)
+        self.rows_read = 0  # check rows read, for the timer's cost benchmark
 
     async def remove(self, key: str) -> None:
         pk, _, rk = key.partition("|")
@@ -55,33 +53,38 @@ class TableScheduleStore(ScheduleStore):
         self, now: datetime, limit: int, after: str | None = None
     ) -> list[ScheduledCheck]:
         await self._storage.ensure_created()
-        bound = f"{epoch_ms(now) + 1:013d}"
+        bound = f"{DUE_PREFIX}{epoch_ms(now) + 1:013d}"
+        partitions = [
+            partition_key(integration.id, shard)
+            for integration in await self._integrations.list()
+            for shard in range(integration.partition_shards)
+        ]
         per_partition = await asyncio.gather(
-            *(self._due_in(f"due~{n}", bound, limit, after) for n in range(SCHEDULE_PARTITIONS))
+            *(self._due_in(partition, bound, limit, after) for partition in partitions)
         )
         rows = sorted((row for rows in per_partition for row in rows), key=lambda r: r["RowKey"])
         self.rows_read += sum(len(rows) for rows in per_partition)
         return [_to_check(row) for row in rows[:limit]]
 
     async def _due_in(self, partition: str, bound: str, limit: int, after: str | None) -> list[Any]:
-        query = "PartitionKey eq @pk and RowKey lt @bound"
-        parameters = {"pk": partition, "bound": bound}
-        if after:
-            query += " and RowKey gt @after"
-            parameters["after"] = after
-        with translate_errors():
-            rows = self._table.query_entities(query, parameters=parameters, results_per_page=limit)
-            return await collect(rows, limit)
+        async with self._reads:
+            with translate_errors():
+                rows = self._table.query_entities(
+                    "PartitionKey eq @pk and RowKey gt @after and RowKey lt @bound",
+                    parameters={"pk": partition, "after": after or DUE_PREFIX, "bound": bound},
+                    results_per_page=limit,
+                )
+                return await collect(rows, limit)
 
 
 def _to_check(row: Any) -> ScheduledCheck:
-    due_ms, integration_id, event_id = row["RowKey"].split("~", 2)
+    due_ms, event_id = row["RowKey"].removeprefix(DUE_PREFIX).split("~", 1)
     return ScheduledCheck(
         key=f"{row['PartitionKey']}|{row['RowKey']}",
         due=from_epoch_ms(int(due_ms)),
-        integration_id=integration_id,
+        integration_id=row["integrationId"],
         event_id=event_id,
-        shards=int(row.get("shards", 8)),
+        shards=int(row["shards"]),
     )
 
 

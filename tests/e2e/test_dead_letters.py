@@ -11,6 +11,7 @@ import pytest
 
 from local.session_queue import LocalSessionQueue
 from shared.adapters.azure_storage import StorageClients
+from shared.adapters.table_event_layout import attempt_row_key, event_keys
 from shared.adapters.table_events import TableEventStore
 from shared.clock import new_event_id, utcnow
 from shared.config import Settings
@@ -65,7 +66,7 @@ def test_a_message_that_always_crashes_the_worker_is_dead_lettered_and_marked(
     assert "MaxDeliveryCountExceeded" in str(event["lastError"]["message"])  # type: ignore[index]
 
 
-def test_no_unmasked_personal_data_reaches_the_attempts_table(stack: Stack) -> None:
+def test_no_unmasked_personal_data_reaches_the_stored_attempts(stack: Stack) -> None:
     integration = stack.new_integration("Masking at rest")
     secrets = {"email": "oskar.berg@example.com", "firstName": "Oskar", "phone": "+46705550123"}
     order = {
@@ -84,9 +85,16 @@ def test_no_unmasked_personal_data_reaches_the_attempts_table(stack: Stack) -> N
     async def raw_rows() -> str:
         storage = storage_of(stack)
         try:
-            table = storage.table("attempts")
-            rows = table.query_entities("PartitionKey eq @pk", parameters={"pk": event_id})
-            return json.dumps([dict(row) async for row in rows], default=str)
+            # an event's attempts are stored beside it, in its events partition
+            partition, _ = event_keys(integration["id"], event_id, 8)
+            first = attempt_row_key(event_id, 0, 0)
+            rows = storage.table("events").query_entities(
+                "PartitionKey eq @pk and RowKey ge @first and RowKey lt @end",
+                parameters={"pk": partition, "first": first, "end": first[:-8] + "~"},
+            )
+            found = [dict(row) async for row in rows]
+            assert found, "the attempt was not found where the store keeps it"
+            return json.dumps(found, default=str)
         finally:
             await storage.close()
 

@@ -55,9 +55,10 @@ def new_id() -> str:
 
 
 def integration(**overrides: Any) -> tuple[Integration, str]:
-    key = generate_api_key()
+    integration_id = overrides.pop("id", None) or new_id()
+    key = generate_api_key(integration_id)
     values: dict[str, Any] = {
-        "id": new_id(),
+        "id": integration_id,
         "name": "Test ERP",
         "service": "custom",
         "enabled": True,
@@ -115,7 +116,7 @@ async def test_replace_key_moves_the_index_to_the_new_hash(storage: StorageClien
     store = TableIntegrationStore(storage)
     created, old_key = integration()
     await store.add(created)
-    new_key = generate_api_key()
+    new_key = generate_api_key(created.id)
     changed = replace(created, key_hash=hash_key(new_key), key_hint=key_hint(new_key))
     await store.replace_key(changed, created.key_hash)
     assert await store.integration_for_key(hash_key(old_key)) is None
@@ -132,7 +133,7 @@ async def test_a_key_rotation_over_a_stale_copy_changes_nothing(storage: Storage
     assert first is not None and second is not None
     first.name = "Renamed"
     await store.save(first)
-    new_key = generate_api_key()
+    new_key = generate_api_key(created.id)
     second.key_hash, second.key_hint = hash_key(new_key), key_hint(new_key)
     with pytest.raises(StaleWrite):
         await store.replace_key(second, created.key_hash)
@@ -158,7 +159,8 @@ async def test_events_add_get_and_save(storage: StorageClients) -> None:
     found.next_retry_at = BASE + timedelta(seconds=30)
     found.last_error = LastError("transient", "Could not set stock: 503.", 503)
     found.result = {"levels": [{"sku": "A"}]}
-    found.schedule_key, found.resubmissions, found.dead_lettered = "due~1|x", 1, True
+    found.check_at = found.next_retry_at
+    found.resubmissions, found.dead_lettered = 1, True
     # to the microsecond: the worker recognises its own claim by this time
     found.processing_started_at = BASE + timedelta(microseconds=123457)
     await store.save(found, 4)
@@ -356,60 +358,85 @@ async def test_attempts_round_trip(storage: StorageClients) -> None:
     second = Attempt(
         event_id, 2, BASE + timedelta(minutes=1), BASE + timedelta(minutes=1), "success", None, []
     )
-    await store.add_attempt(first)
-    await store.add_attempt(second)
-    assert await store.attempts(event_id) == [first, second]
-    assert await store.attempts(new_event_id(BASE)) == []
+    integration_id = new_id()
+    recorded = event(integration_id, BASE, id=event_id)
+    await store.add(recorded, 4)
+    await store.save(recorded, 4, first)
+    await store.save(recorded, 4, second)
+    assert await store.attempts(integration_id, event_id, 4) == [first, second]
+    assert await store.attempts(integration_id, new_event_id(BASE), 4) == []
+    # the attempts live beside the event, and never show up as events
+    page = await store.query(EventQuery(integration_id, 4))
+    assert [found.id for found in page.events] == [event_id]
+
+
+async def test_an_event_its_check_and_its_attempt_are_written_all_or_nothing(
+    storage: StorageClients,
+) -> None:
+    store = TableEventStore(storage)
+    schedule = TableScheduleStore(storage, TableIntegrationStore(storage))
+    owner, _ = integration(partition_shards=2)
+    await TableIntegrationStore(storage).add(owner)
+    now = datetime(1973, 1, 1, tzinfo=UTC) + timedelta(seconds=secrets.randbelow(10**6))
+    recorded = event(owner.id, BASE, check_at=now - timedelta(seconds=5))
+    await store.add(recorded, 2)
+    assert [c.event_id for c in await schedule.due(now, 100) if c.integration_id == owner.id] == [
+        recorded.id
+    ]
+    assert await store.has_pending(owner.id, 2)
+    stale = replace(recorded)
+    # someone else moves the check; a write over the copy read before fails entirely
+    recorded.check_at = now + timedelta(minutes=5)
+    await store.save(recorded, 2)
+    stale.status, stale.check_at = EventStatus.SUCCESS, None
+    attempt = Attempt(recorded.id, 1, BASE, BASE, "success", None, [])
+    with pytest.raises(StaleWrite):
+        await store.save(stale, 2, attempt)
+    assert await store.attempts(owner.id, recorded.id, 2) == []
+    assert [c.event_id for c in await schedule.due(now + timedelta(minutes=5), 100)
+            if c.integration_id == owner.id] == [recorded.id]  # fmt: skip
+    # the outcome written over the fresh copy drops the check and keeps the attempt
+    fresh = await store.get(owner.id, recorded.id, 2)
+    assert fresh is not None
+    fresh.status, fresh.check_at = EventStatus.SUCCESS, None
+    await store.save(fresh, 2, attempt)
+    assert await store.attempts(owner.id, recorded.id, 2) == [attempt]
+    assert not await store.has_pending(owner.id, 2)
+    assert [c for c in await schedule.due(now + timedelta(hours=1), 100)
+            if c.integration_id == owner.id] == []  # fmt: skip
 
 
 # --- the due-time index ---------------------------------------------------------------
 
 
 async def test_schedule_returns_only_due_rows_earliest_first(storage: StorageClients) -> None:
-    store = TableScheduleStore(storage)
+    integrations = TableIntegrationStore(storage)
+    events, store = TableEventStore(storage), TableScheduleStore(storage, integrations)
+    owner, _ = integration(partition_shards=3)
+    await integrations.add(owner)
     # A moment no other test uses: every row due before it is this test's own.
     now = datetime(1971, 1, 1, tzinfo=UTC) + timedelta(seconds=secrets.randbelow(10**6))
-    integration_id = new_id()
-    due_ids = [new_event_id(BASE) for _ in range(6)]
-    later_id = new_event_id(BASE)
-    keys = []
-    try:
-        for n, event_id in enumerate(due_ids):
-            keys.append(
-                await store.put(now - timedelta(seconds=60 - n), integration_id, event_id, 3)
-            )
-        keys.append(await store.put(now + timedelta(milliseconds=1), integration_id, later_id, 3))
-        keys.append(await store.put(now, integration_id, "at-now", 3))  # due at `now` exactly
+    due = [event(owner.id, BASE, check_at=now - timedelta(seconds=60 - n)) for n in range(6)]
+    later = event(owner.id, BASE, check_at=now + timedelta(milliseconds=1))
+    at_now = event(owner.id, BASE, check_at=now)  # due at `now` exactly
+    for each in [*due, later, at_now]:
+        await events.add(each, 3)
 
-        checks = [c for c in await store.due(now, 100) if c.integration_id == integration_id]
-        assert [c.event_id for c in checks] == [*due_ids, "at-now"]
-        assert checks[0].due == now - timedelta(seconds=60)
-        assert all(c.shards == 3 for c in checks)
-        assert [c.event_id for c in await store.due(now, 2)] == due_ids[:2]
+    checks = [c for c in await store.due(now, 100) if c.integration_id == owner.id]
+    assert [c.event_id for c in checks] == [e.id for e in [*due, at_now]]
+    assert checks[0].due == now - timedelta(seconds=60)
+    assert all(c.shards == 3 for c in checks)
+    assert checks[0].key == due[0].schedule_key
+    assert [c.event_id for c in await store.due(now, 2)] == [e.id for e in due[:2]]
+    # reading on past a cursor
+    rest = await store.due(now, 100, after=checks[1].cursor)
+    assert next(c.event_id for c in rest if c.integration_id == owner.id) == due[2].id
 
-        await store.remove(checks[0].key)
-        await store.remove(checks[0].key)  # removing twice is fine
-        remaining = [c.event_id for c in await store.due(now, 100)]
-        assert due_ids[0] not in remaining and due_ids[1] in remaining
-        later = [c.event_id for c in await store.due(now + timedelta(seconds=1), 100)]
-        assert later_id in later
-    finally:
-        for key in keys:
-            await store.remove(key)
-
-
-async def test_putting_the_same_check_twice_keeps_one_row(storage: StorageClients) -> None:
-    store = TableScheduleStore(storage)
-    now = datetime(1972, 1, 1, tzinfo=UTC) + timedelta(seconds=secrets.randbelow(10**6))
-    integration_id, event_id = new_id(), new_event_id(BASE)
-    first = await store.put(now, integration_id, event_id, 2)
-    second = await store.put(now, integration_id, event_id, 2)
-    try:
-        assert first == second
-        mine = [c for c in await store.due(now, 100) if c.integration_id == integration_id]
-        assert len(mine) == 1
-    finally:
-        await store.remove(first)
+    await store.remove(checks[0].key)
+    await store.remove(checks[0].key)  # removing twice is fine
+    remaining = [c.event_id for c in await store.due(now, 100)]
+    assert due[0].id not in remaining and due[1].id in remaining
+    assert later.id in [c.event_id for c in await store.due(now + timedelta(seconds=1), 100)]
 
 
 # --- Idempotency-Key records ----------------------------------------------------------
@@ -438,12 +465,24 @@ async def test_entity_versions_only_move_forward(storage: StorageClients) -> Non
     store = TableEntityVersionStore(storage)
     integration_id = new_id()
     key = "customer:anna/o'brien#1@example.com"
+
+    async def version() -> str | None:
+        found = await store.get(integration_id, key)
+        return None if found is None else found.version
+
     assert await store.get(integration_id, key) is None
-    await store.advance(integration_id, key, "0000000000002~b")
-    await store.advance(integration_id, key, "0000000000001~a")
-    assert await store.get(integration_id, key) == "0000000000002~b"
-    await store.advance(integration_id, key, "0000000000003~c")
-    assert await store.get(integration_id, key) == "0000000000003~c"
+    await store.advance(integration_id, key, "0000000000002~b", None)
+    # an older one, advanced over what it read before: refused by the etag, re-read, kept
+    await store.advance(integration_id, key, "0000000000001~a", None)
+    assert await version() == "0000000000002~b"
+    seen = await store.get(integration_id, key)
+    await store.advance(integration_id, key, "0000000000003~c", seen)
+    assert await version() == "0000000000003~c"
+    # a stale read (another worker advanced meanwhile) is read again, never overwritten
+    await store.advance(integration_id, key, "0000000000004~d", seen)
+    assert await version() == "0000000000004~d"
+    await store.advance(integration_id, key, "0000000000003~e", seen)
+    assert await version() == "0000000000004~d"
     assert await store.get(new_id(), key) is None
     assert await store.get(integration_id, "customer:other") is None
 

@@ -8,7 +8,6 @@ object with the code under test.
 from __future__ import annotations
 
 import copy
-import hashlib
 import itertools
 import json
 from collections import deque
@@ -20,7 +19,7 @@ from typing import Any
 from actions.base import PlatformCall
 from shared.auth import generate_api_key, hash_key, key_hint
 from shared.circuit import CircuitBreaker
-from shared.clock import epoch_ms, new_event_id
+from shared.clock import epoch_ms, new_event_id, new_integration_id
 from shared.config import Settings
 from shared.dead_letters import DeadLetterService
 from shared.errors import TransientError
@@ -52,7 +51,7 @@ from shared.ports import (
 )
 from shared.recovery import RecoveryService
 from shared.resubmission import ResubmissionService
-from shared.staleness import EntityVersionStore, StalenessGuard
+from shared.staleness import EntityVersionStore, StalenessGuard, StoredVersion
 from shared.worker import Worker
 
 START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -95,6 +94,7 @@ class FakeIntegrationStore(IntegrationStore):
         self.integrations: dict[str, Integration] = {}
         self.key_index: dict[str, str] = {}  # key hash -> integration id
         self.saves = 0
+        self.reads = 0  # point reads: integrations and key index rows
         self._versions = itertools.count(1)
 
     async def add(self, integration: Integration) -> None:
@@ -103,6 +103,7 @@ class FakeIntegrationStore(IntegrationStore):
         self.integrations[integration.id] = copy.deepcopy(integration)
 
     async def get(self, integration_id: str) -> Integration | None:
+        self.reads += 1
         found = self.integrations.get(integration_id)
         return copy.deepcopy(found) if found else None
 
@@ -118,6 +119,7 @@ class FakeIntegrationStore(IntegrationStore):
         return [copy.deepcopy(item) for item in self.integrations.values()]
 
     async def integration_for_key(self, key_hash: str) -> str | None:
+        self.reads += 1
         return self.key_index.get(key_hash)
 
     async def replace_key(self, integration: Integration, old_hash: str | None) -> None:
@@ -134,9 +136,10 @@ class FakeIntegrationStore(IntegrationStore):
 def make_integration(clock: FakeClock | None = None, **overrides: Any) -> tuple[Integration, str]:
     """A new integration and its API key (not stored anywhere yet)."""
     now = (clock or FakeClock())()
-    key = generate_api_key()
+    integration_id = overrides.pop("id", None) or new_integration_id()
+    key = generate_api_key(integration_id)
     values: dict[str, Any] = {
-        "id": "int_" + hashlib.sha256(key.encode()).hexdigest()[:16],
+        "id": integration_id,
         "name": "Test ERP",
         "service": "custom",
         "enabled": True,
@@ -156,9 +159,12 @@ def make_integration(clock: FakeClock | None = None, **overrides: Any) -> tuple[
 
 class FakeEventStore(EventStore):
     """Events with etag-like versions: saving a stale copy raises StaleWrite, like the
-    Table adapter. `saved` records (event id, status) for every write."""
+    Table adapter. Each write moves the event's check in `schedule` and records its
+    attempt in the same step, as the adapter's transaction does. `saved` records
+    (event id, status) for every write."""
 
     def __init__(self) -> None:
+        self.schedule = FakeScheduleStore()
         self.rows: dict[str, IntegrationEvent] = {}
         self.versions: dict[str, int] = {}
         self.shards: dict[str, int] = {}
@@ -183,10 +189,17 @@ class FakeEventStore(EventStore):
             self.after_get.pop(0)()
         return found
 
-    async def save(self, event: IntegrationEvent, shards: int) -> None:
+    async def save(
+        self, event: IntegrationEvent, shards: int, attempt: Attempt | None = None
+    ) -> None:
         if event.etag is not None and event.etag != str(self.versions.get(event.id)):
             raise StaleWrite(f"event {event.id} changed since it was read")
         self._write(event, shards)
+        if attempt is not None:
+            self.attempt_log.append(copy.deepcopy(attempt))
+
+    async def has_pending(self, integration_id: str, shards: int) -> bool:
+        return any(c.integration_id == integration_id for c in self.schedule.rows.values())
 
     def change(self, event_id: str, **fields: Any) -> None:
         """Someone else wrote the event (another delivery, the timer, a person)."""
@@ -199,6 +212,7 @@ class FakeEventStore(EventStore):
             raise failure
         self.versions[event.id] = self.versions.get(event.id, 0) + 1
         self.shards[event.id] = shards
+        event.schedule_key = self.schedule.move(event, shards)
         stored = copy.deepcopy(event)
         stored.etag = None
         self.rows[event.id] = stored
@@ -235,10 +249,7 @@ class FakeEventStore(EventStore):
         more = len(matches) > query.limit
         return EventPage(page, row_key(page[-1]) if more else None)
 
-    async def add_attempt(self, attempt: Attempt) -> None:
-        self.attempt_log.append(copy.deepcopy(attempt))
-
-    async def attempts(self, event_id: str) -> list[Attempt]:
+    async def attempts(self, integration_id: str, event_id: str, shards: int) -> list[Attempt]:
         return [copy.deepcopy(a) for a in self.attempt_log if a.event_id == event_id]
 
     def stored(self, event_id: str) -> IntegrationEvent:
@@ -280,14 +291,23 @@ def make_event(
 
 
 class FakeScheduleStore(ScheduleStore):
-    """Keys like the Table adapter's: one row per (due, integration, event)."""
+    """The due-time index, its rows kept by `FakeEventStore` with each write."""
 
     def __init__(self) -> None:
         self.rows: dict[str, ScheduledCheck] = {}
         self.removed: list[str] = []
         self.due_calls: list[tuple[datetime, int]] = []
 
-    async def put(self, due: datetime, integration_id: str, event_id: str, shards: int) -> str:
+    def move(self, event: IntegrationEvent, shards: int) -> str | None:
+        """The event's row follows its `check_at`; returns the row's key."""
+        if event.schedule_key is not None:
+            self.rows.pop(event.schedule_key, None)
+        if event.check_at is None:
+            return None
+        return self.put(event.check_at, event.integration_id, event.id, shards)
+
+    def put(self, due: datetime, integration_id: str, event_id: str, shards: int) -> str:
+        """A row as the store writes it (tests also use it for a left-over row)."""
         key = f"{epoch_ms(due):013d}~{integration_id}~{event_id}"
         self.rows[key] = ScheduledCheck(key, due, integration_id, event_id, shards)
         return key
@@ -419,10 +439,13 @@ class FakeEntityVersionStore(EntityVersionStore):
         self.versions: dict[tuple[str, str], str] = {}
         self.advances: list[tuple[str, str, str]] = []
 
-    async def get(self, integration_id: str, key: str) -> str | None:
-        return self.versions.get((integration_id, key))
+    async def get(self, integration_id: str, key: str) -> StoredVersion | None:
+        found = self.versions.get((integration_id, key))
+        return None if found is None else StoredVersion(found, etag=found)
 
-    async def advance(self, integration_id: str, key: str, version: str) -> None:
+    async def advance(
+        self, integration_id: str, key: str, version: str, seen: StoredVersion | None
+    ) -> None:
         self.advances.append((integration_id, key, version))
         current = self.versions.get((integration_id, key))
         if current is None or version > current:
@@ -476,7 +499,6 @@ class World:
     clock: FakeClock = field(default_factory=FakeClock)
     integrations: FakeIntegrationStore = field(default_factory=FakeIntegrationStore)
     events: FakeEventStore = field(default_factory=FakeEventStore)
-    schedule: FakeScheduleStore = field(default_factory=FakeScheduleStore)
     idempotency: FakeIdempotencyStore = field(default_factory=FakeIdempotencyStore)
     bus: FakeMessageBus = field(default_factory=FakeMessageBus)
     platform: FakePlatformClient = field(default_factory=FakePlatformClient)
@@ -487,11 +509,11 @@ class World:
     jobs: FakeJobStore = field(default_factory=lambda: FakeJobStore())
 
     def __post_init__(self) -> None:
+        self.schedule = self.events.schedule
         self.inbound = InboundService(
             self.settings,
             self.integrations,
             self.events,
-            self.schedule,
             self.idempotency,
             self.bus,
             self.clock,
@@ -500,7 +522,6 @@ class World:
             self.settings,
             self.integrations,
             self.events,
-            self.schedule,
             self.platform,
             StalenessGuard(self.versions),
             self.breaker,
@@ -509,9 +530,9 @@ class World:
         self.recovery = RecoveryService(
             self.settings, self.events, self.schedule, self.bus, self.clock, self.monotonic
         )
-        self.dead_letters = DeadLetterService(self.events, self.schedule, self.clock)
+        self.dead_letters = DeadLetterService(self.events, self.clock)
         self.management = ManagementService(
-            self.settings, self.integrations, self.secrets, self.clock
+            self.settings, self.integrations, self.events, self.secrets, self.clock
         )
         self.resubmission = ResubmissionService(
             self.integrations, self.events, self.jobs, self.recovery, self.clock
@@ -538,6 +559,10 @@ class World:
 
     def event(self, event_id: str) -> IntegrationEvent:
         return self.events.stored(event_id)
+
+    async def attempts(self, event_id: str) -> list[Attempt]:
+        stored = self.events.stored(event_id)
+        return await self.events.attempts(stored.integration_id, event_id, 4)
 
     def messages_for(self, event_id: str) -> list[QueueMessage]:
         return [m for m in self.bus.sent if m.body["eventId"] == event_id]

@@ -10,6 +10,7 @@ from shared.auth import (
     bearer_token,
     generate_api_key,
     hash_key,
+    integration_named_by,
     key_hint,
     management_role,
     require_role,
@@ -26,7 +27,7 @@ TOKENS = {Role.ADMIN: "admin-token", Role.OPERATOR: "operator-token", Role.READE
 
 
 def test_keys_are_random_prefixed_and_stored_as_sha256() -> None:
-    keys = {generate_api_key() for _ in range(20)}
+    keys = {generate_api_key("int_0123456789abcdef") for _ in range(20)}
     assert len(keys) == 20 and all(key.startswith(API_KEY_PREFIX) for key in keys)
     key = keys.pop()
     assert hash_key(key) == hash_key(key) and len(hash_key(key)) == 64
@@ -76,7 +77,7 @@ def test_each_role_may_do_its_own_and_lesser_things(
 
 def test_an_integration_key_on_management_routes_is_403() -> None:
     with pytest.raises(Forbidden) as caught:
-        require_role(SETTINGS, f"Bearer {generate_api_key()}", Role.READER)
+        require_role(SETTINGS, f"Bearer {generate_api_key('int_0123456789abcdef')}", Role.READER)
     assert caught.value.status == 403 and "/integrations/custom/inbound" in caught.value.message
 
 
@@ -103,8 +104,34 @@ async def test_authenticate_integration_paths() -> None:
     with pytest.raises(Unauthenticated):
         await authenticate_integration(store, "Bearer admin-token")
     with pytest.raises(Unauthenticated):
-        await authenticate_integration(store, f"Bearer {generate_api_key()}")
+        await authenticate_integration(store, f"Bearer {generate_api_key(integration.id)}")
     # an index row pointing at an integration that no longer exists
     store.integrations.clear()
     with pytest.raises(Unauthenticated):
         await authenticate_integration(store, f"Bearer {key}")
+
+
+async def test_a_key_names_its_integration_so_authenticating_is_one_read() -> None:
+    store = FakeIntegrationStore()
+    integration, key = make_integration()
+    await store.add(integration)
+    assert integration_named_by(key) == integration.id
+    store.reads = 0
+    assert (await authenticate_integration(store, f"Bearer {key}")).id == integration.id
+    assert store.reads == 1
+    # a key naming an integration it does not belong to is refused
+    other, _ = make_integration()
+    await store.add(other)
+    forged = key.replace(integration.id, other.id)
+    with pytest.raises(Unauthenticated):
+        await authenticate_integration(store, f"Bearer {forged}")
+
+
+async def test_a_key_issued_without_its_integration_id_is_found_through_the_index() -> None:
+    store = FakeIntegrationStore()
+    integration, _ = make_integration()
+    legacy = API_KEY_PREFIX + "k" * 43
+    integration.key_hash = hash_key(legacy)
+    await store.add(integration)
+    assert integration_named_by(legacy) is None
+    assert (await authenticate_integration(store, f"Bearer {legacy}")).id == integration.id

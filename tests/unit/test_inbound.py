@@ -44,7 +44,6 @@ class Inbound:
     clock: FakeClock = field(default_factory=FakeClock)
     integrations: FakeIntegrationStore = field(default_factory=FakeIntegrationStore)
     events: FakeEventStore = field(default_factory=FakeEventStore)
-    schedule: FakeScheduleStore = field(default_factory=FakeScheduleStore)
     idempotency: FakeIdempotencyStore = field(default_factory=FakeIdempotencyStore)
     bus: FakeMessageBus = field(default_factory=FakeMessageBus)
     settings: Settings = field(
@@ -59,7 +58,6 @@ class Inbound:
             self.settings,
             self.integrations,
             self.events,
-            self.schedule,
             self.idempotency,
             self.bus,
             self.clock,
@@ -85,6 +83,10 @@ class Inbound:
                 idempotency_key=idempotency_key,
             )
         )
+
+    @property
+    def schedule(self) -> FakeScheduleStore:
+        return self.events.schedule
 
     def nothing_recorded(self) -> bool:
         return not self.events.rows and not self.schedule.rows and not self.bus.sent

@@ -74,6 +74,7 @@ OPTIONAL = {
     "RETRY_MAX_DELAY_SECONDS": "tuning: retry policy",
     "RETRY_OVERRIDES": "tuning: per-action retry policy, empty by default",
     "PROCESSING_LEASE_SECONDS": "tuning: when the timer recovers a stuck event",
+    "PROCESSING_MARK_SECONDS": "tuning: when a slow attempt is shown as processing",
     "ENQUEUE_GRACE_SECONDS": "tuning: when the timer re-sends a never-picked-up event",
     "TIMER_BUDGET_SECONDS": "tuning: time one timer run may spend",
     "REQUEUE_PER_INTEGRATION_PER_RUN": "tuning: retry pacing per integration",

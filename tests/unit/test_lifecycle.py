@@ -12,6 +12,7 @@ from tests.unit.fakes import FakeClock, make_event, make_integration
 TRANSIENT = LastError("transient", "Could not set stock: 503.", 503)
 PERMANENT = LastError("permanent", "Cannot set stock: SKU 'X' does not exist", 422)
 POLICY = RetryPolicy(max_attempts=3, base_delay=10, max_delay=100)
+LEASE = timedelta(seconds=300)
 
 
 def new_event() -> tuple[IntegrationEvent, FakeClock]:
@@ -37,7 +38,7 @@ def test_final_statuses() -> None:
 
 def test_an_attempt_starts_then_succeeds() -> None:
     event, clock = new_event()
-    lifecycle.start_attempt(event, clock())
+    lifecycle.start_attempt(event, clock(), LEASE)
     assert (event.status, event.attempts, event.processing_started_at) == (
         EventStatus.PROCESSING,
         1,
@@ -53,7 +54,7 @@ def test_an_attempt_starts_then_succeeds() -> None:
 
 def test_a_permanent_failure_waits_for_a_person() -> None:
     event, clock = new_event()
-    lifecycle.start_attempt(event, clock())
+    lifecycle.start_attempt(event, clock(), LEASE)
     lifecycle.fail(event, PERMANENT, POLICY, clock())
     assert event.status is EventStatus.FAILED
     assert event.next_retry_at is None and not event.dead_lettered
@@ -62,7 +63,7 @@ def test_a_permanent_failure_waits_for_a_person() -> None:
 
 def test_a_transient_failure_is_retried_later() -> None:
     event, clock = new_event()
-    lifecycle.start_attempt(event, clock())
+    lifecycle.start_attempt(event, clock(), LEASE)
     lifecycle.fail(event, TRANSIENT, POLICY, clock(), retry_after=7)
     assert event.status is EventStatus.FAILED
     assert event.next_retry_at is not None
@@ -73,7 +74,7 @@ def test_a_transient_failure_is_retried_later() -> None:
 def test_exhausted_transient_failures_are_dead_lettered() -> None:
     event, clock = new_event()
     event.attempts = 2
-    lifecycle.start_attempt(event, clock())
+    lifecycle.start_attempt(event, clock(), LEASE)
     lifecycle.fail(event, TRANSIENT, POLICY, clock())
     assert event.status is EventStatus.FAILED
     assert event.next_retry_at is None and event.dead_lettered
@@ -109,7 +110,7 @@ def test_skip_and_dead_letter() -> None:
 def test_requeue_keeps_the_budget_and_resubmission_resets_it() -> None:
     event, clock = new_event()
     event.attempts, event.dead_lettered = 2, True
-    lifecycle.start_attempt(event, clock())
+    lifecycle.start_attempt(event, clock(), LEASE)
     lifecycle.fail(event, TRANSIENT, RetryPolicy(10, 1, 1), clock())
     retry_at = event.next_retry_at
     assert retry_at is not None
@@ -129,7 +130,7 @@ def test_requeue_keeps_the_budget_and_resubmission_resets_it() -> None:
 def test_first_send_uses_the_event_id_every_re_enqueue_its_own() -> None:
     event, clock = new_event()
     ids = [lifecycle.message_id_for(event)]
-    lifecycle.start_attempt(event, clock())
+    lifecycle.start_attempt(event, clock(), LEASE)
     assert lifecycle.message_id_for(event) == ids[0]  # an attempt is not a send
     lifecycle.fail(event, TRANSIENT, POLICY, clock())
     lifecycle.requeue(event, clock())
@@ -147,7 +148,7 @@ def test_platform_key_is_shared_by_retries_and_resubmissions_after_unknown_outco
     event, clock = new_event()
     keys = set()
     for _ in range(3):
-        lifecycle.start_attempt(event, clock())
+        lifecycle.start_attempt(event, clock(), LEASE)
         lifecycle.fail(event, TRANSIENT, RetryPolicy(3, 1, 1), clock())
         keys.add(lifecycle.platform_idempotency_key(event))
     assert event.dead_lettered and keys == {event.id}
@@ -163,11 +164,11 @@ def test_a_resubmission_after_a_rejection_gets_a_fresh_platform_key() -> None:
     instead of replaying the stored rejection."""
     event, clock = new_event()
     rejected = LastError("permanent", "SKU 'X' does not exist", 422)
-    lifecycle.start_attempt(event, clock())
+    lifecycle.start_attempt(event, clock(), LEASE)
     lifecycle.fail(event, rejected, RetryPolicy(3, 1, 1), clock())
     lifecycle.requeue(event, clock(), resubmission=True)
     first = lifecycle.platform_idempotency_key(event)
-    lifecycle.start_attempt(event, clock())
+    lifecycle.start_attempt(event, clock(), LEASE)
     lifecycle.fail(event, rejected, RetryPolicy(3, 1, 1), clock())
     lifecycle.requeue(event, clock(), resubmission=True)
     second = lifecycle.platform_idempotency_key(event)

@@ -184,30 +184,11 @@ async def test_a_superseded_row_is_removed_without_touching_the_event() -> None:
     world = world_with()
     _, key = await world.integration()
     event_id = await world.push(key, STOCK)
-    stale = await world.schedule.put(world.clock(), "int_x", event_id, 4)
+    stale = world.schedule.put(world.clock(), "int_x", event_id, 4)
     world.clock.advance(1)
     report = await world.recovery.run_once()
     assert report.cleared == 1 and stale in world.schedule.removed
     assert world.schedule.for_event(event_id)  # its real check stays
-
-
-async def test_a_row_written_just_before_its_event_is_saved_is_kept() -> None:
-    """The worker writes the retry row, then saves the event pointing at it. A timer run
-    in between sees a row the event does not point at yet: it must not delete it."""
-    world = world_with()
-    integration, key = await world.integration()
-    event_id = await world.push(key, STOCK)
-    world.clock.advance(1)
-    in_flight = await world.schedule.put(world.clock(), integration.id, event_id, 8)
-    report = await world.recovery.run_once()
-    assert in_flight not in world.schedule.removed and report.deferred == 1
-    # once the event has moved on past that row's time, the row is an orphan: it goes
-    event = world.event(event_id)
-    world.clock.advance(5)
-    event.updated_at = world.clock()
-    await world.events.save(event, 8)
-    await world.recovery.run_once()
-    assert in_flight in world.schedule.removed
 
 
 async def test_failures_that_wait_for_a_person_are_never_re_enqueued() -> None:

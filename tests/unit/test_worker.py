@@ -60,12 +60,12 @@ async def test_success_records_the_result_and_removes_the_check() -> None:
     assert call.call.body == {"items": [{"sku": "A", "quantity": 5, "warehouseId": "wh-01"}]}
     assert call.idempotency_key == event_id
     # the statuses it went through, and the masked communication log
+    # one write on acceptance, one with the outcome: a fast attempt is never marked
     assert [s for eid, s in world.events.saved if eid == event_id] == [
         EventStatus.QUEUED,
-        EventStatus.PROCESSING,
         EventStatus.SUCCESS,
     ]
-    [attempt] = await world.events.attempts(event_id)
+    [attempt] = await world.attempts(event_id)
     assert attempt.outcome == "success" and attempt.number == 1
     assert attempt.calls[0]["request"]["headers"]["Authorization"] == REMOVED
     assert attempt.calls[0]["status"] == 200
@@ -90,7 +90,7 @@ async def test_a_permanent_failure_waits_for_a_person() -> None:
         "Cannot adjust stock for 'NOPE': SKU 'NOPE' does not exist (items[0].sku)"
     )
     assert world.schedule.for_event(event_id) == []
-    [attempt] = await world.events.attempts(event_id)
+    [attempt] = await world.attempts(event_id)
     assert attempt.outcome == "failed" and attempt.error == event.last_error
 
 
@@ -108,7 +108,7 @@ async def test_a_transient_failure_is_scheduled_for_a_retry() -> None:
     assert timedelta(seconds=7) <= event.next_retry_at - world.clock() <= timedelta(seconds=10)
     [check] = world.schedule.for_event(event_id)
     assert check.due == event.next_retry_at and check.key == event.schedule_key
-    assert first_check in world.schedule.removed
+    assert first_check not in world.schedule.rows
 
 
 async def test_a_timeout_is_retried_under_the_same_platform_key() -> None:
@@ -123,7 +123,7 @@ async def test_a_timeout_is_retried_under_the_same_platform_key() -> None:
     assert await world.deliver() == "success"
     assert world.platform.idempotency_keys == [event_id, event_id]
     assert world.event(event_id).attempts == 2
-    assert [a.number for a in await world.events.attempts(event_id)] == [1, 2]
+    assert [a.number for a in await world.attempts(event_id)] == [1, 2]
 
 
 async def test_exhausted_retries_are_dead_lettered() -> None:
@@ -164,16 +164,19 @@ async def test_a_duplicate_delivery_of_a_done_event_does_not_call_again() -> Non
     assert len(world.events.saved) == saves
 
 
-async def test_losing_the_race_to_a_finished_delivery_means_no_call() -> None:
+async def test_losing_the_race_to_a_finished_delivery_records_nothing_twice() -> None:
     world = World()
+    world.platform.answer(200, {"items": []})
     _, event_id = await accepted(world, stock(("A", 5)))
     # between our read and our write, another delivery of the event succeeded
     world.events.after_get.append(
         lambda: world.events.change(event_id, status=EventStatus.SUCCESS, attempts=1)
     )
     assert await world.deliver() == "success"
-    assert world.platform.calls == []
+    # our call was a replay under the event's key; our outcome is not written over theirs
+    assert world.platform.idempotency_keys == [event_id]
     assert world.event(event_id).attempts == 1
+    assert await world.attempts(event_id) == []
 
 
 async def test_an_event_touched_by_the_timer_meanwhile_is_read_again_and_run() -> None:
@@ -195,10 +198,10 @@ async def test_an_outcome_lands_on_the_event_the_timer_re_indexed_during_the_cal
     call = world.platform.call
 
     async def slow_call(platform_call: PlatformCall, key: str) -> PlatformExchange:
-        # the call outlasts the accept-time check: the timer moves it to the lease's end
+        # the call outlasts the accept-time check: the timer sends the event again
         world.clock.advance(world.settings.enqueue_grace_seconds + 1)
         report = await world.recovery.run_once()
-        assert report.lease_expired == 0 and report.resent == 0
+        assert report.resent == 1
         return await call(platform_call, key)
 
     monkeypatch.setattr(world.platform, "call", slow_call)
@@ -207,17 +210,23 @@ async def test_an_outcome_lands_on_the_event_the_timer_re_indexed_during_the_cal
     event = world.event(event_id)
     assert (event.status, event.attempts, event.schedule_key) == (EventStatus.SUCCESS, 1, None)
     assert world.schedule.for_event(event_id) == []
-    assert len(await world.events.attempts(event_id)) == 1
+    assert len(await world.attempts(event_id)) == 1
+    # the copy the timer sent finds the outcome and asks nothing
+    assert await world.deliver() == "success"
+    assert len(world.platform.calls) == 1
 
 
 async def test_an_event_that_keeps_changing_is_left_for_a_redelivery() -> None:
     world = World()
     _, event_id = await accepted(world, stock(("A", 5)))
-    for _ in range(10):
+    for _ in range(20):
+        world.platform.answer(200, {"items": []})
         world.events.after_get.append(lambda: world.events.change(event_id))
     with pytest.raises(StaleWrite):
         await world.deliver()
-    assert world.platform.calls == []
+    # each try was a replay under the same key; nothing was recorded
+    assert set(world.platform.idempotency_keys) == {event_id}
+    assert world.event(event_id).status is EventStatus.QUEUED
 
 
 async def test_an_open_breaker_postpones_without_counting_an_attempt() -> None:
@@ -240,7 +249,7 @@ async def test_an_open_breaker_postpones_without_counting_an_attempt() -> None:
     assert event.last_error is not None and "paused" in event.last_error.message
     [check] = world.schedule.for_event(postponed)
     assert check.due == event.next_retry_at
-    assert await world.events.attempts(postponed) == []
+    assert await world.attempts(postponed) == []
     assert all(world.event(e).attempts == 1 for e in failing)
 
 
@@ -329,13 +338,12 @@ async def test_a_redelivery_after_a_lost_outcome_applies_again_not_skipped() -> 
     world.platform.answer(200, {"items": [{"sku": "A", "quantity": 5}]})
     world.platform.answer(200, {"items": [{"sku": "A", "quantity": 5}]})  # a replay
     _, event_id = await accepted(world, stock(("A", 5)))
-    # the processing mark is saved, the platform applies it, the outcome is not saved
+    # the platform applies it, the outcome is not saved
     world.events.write_failures[EventStatus.SUCCESS] = TransientError("Storage is unavailable")
-    assert (
-        await world.deliver() == "deferred"
-    )  # the message completes; the lease will bring it back
-    assert world.event(event_id).status is EventStatus.PROCESSING
-    world.clock.advance(300)  # the lease runs out; the timer re-enqueues it
+    # the message completes; the event's check brings it back
+    assert await world.deliver() == "deferred"
+    assert world.event(event_id).status is EventStatus.QUEUED
+    world.clock.advance(world.settings.enqueue_grace_seconds)  # the timer sends it again
     await world.recovery.run_once()
     assert await world.deliver() == "success"
     assert world.platform.idempotency_keys == [event_id, event_id]
