@@ -35,7 +35,8 @@ COMMAND = ".venv/bin/python -m benchmarks.round_trips"
 TARGETS = {"inventory.set": 6, "inventory.adjust": 5}
 SINGLE_LINE = {"sku": "CHAIR-UNO-BLK", "quantity": 42, "warehouseId": "wh-01"}
 # Single-item events of each action (the reference documents, with one line where the
-# reference has two), plus the two-line reference inventory.set for comparison.
+# reference has two), plus the two-line reference inventory.set for comparison, and a
+# single-line inventory.set under per-record ordering (which claims its record).
 DOCUMENTS: dict[str, dict[str, Any]] = {
     "inventory.set": {"action": "inventory.set", "data": {"items": [SINGLE_LINE]}},
     **{name: body for name, body in REFERENCE_EXAMPLES.items() if name != "inventory.set"},
@@ -83,19 +84,30 @@ async def measure(connection: str) -> dict[str, dict[str, Any]]:
         )
         authorization = f"Bearer {created['apiKey']}"
 
-        async def push(document: dict[str, Any]) -> str:
+        async def push(document: dict[str, Any], sender: str = authorization) -> str:
             accepted = await services.inbound.accept(
-                InboundRequest(authorization, "application/json", json.dumps(document).encode())
+                InboundRequest(sender, "application/json", json.dumps(document).encode())
             )
             return accepted.message_id
 
         # Warm up: tables created, the first SKU known to the platform stand-in.
         await push(DOCUMENTS["inventory.set"])
         await services.worker.handle(json.dumps(bus.sent[-1].body).encode())
+        per_record = await services.management.create(
+            {"service": "custom", "name": "Round trips", "orderingScope": "entity"}
+        )
+        documents = [(name, authorization, body) for name, body in DOCUMENTS.items()]
+        documents.append(
+            (
+                "inventory.set (entity ordering)",
+                f"Bearer {per_record['apiKey']}",
+                DOCUMENTS["inventory.set"],
+            )
+        )
         figures: dict[str, dict[str, Any]] = {}
-        for action, document in DOCUMENTS.items():
+        for action, sender, document in documents:
             counter.reset()
-            await push(document)
+            await push(document, sender)
             accept = list(counter.requests)
             counter.reset()
             status = await services.worker.handle(json.dumps(bus.sent[-1].body).encode())

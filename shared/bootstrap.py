@@ -147,7 +147,7 @@ def build(settings: Settings | None = None) -> Container:
             integrations,
             events,
             platform,
-            StalenessGuard(TableEntityVersionStore(storage)),
+            StalenessGuard(TableEntityVersionStore(storage), utcnow),
             CircuitBreaker(
                 threshold=settings.circuit_failure_threshold,
                 cooldown=timedelta(seconds=settings.circuit_cooldown_seconds),

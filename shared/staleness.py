@@ -1,37 +1,60 @@
 """Stale retries never overwrite newer data.
 
 For absolute-state actions (set stock, set price, upsert product or customer, and the
-status/tracking fields `order.update` sets) each
-entity remembers the version of the newest event applied to it: the event's
-creation time and id, which sort in acceptance order. A retried event reaching the
-worker after a newer one for the same entity succeeded applies only the items
-that are still current; the rest are skipped, item by item. Relative actions
-(`inventory.adjust`) and creates are not versioned: each applies exactly once.
+status/tracking fields `order.update` sets) each entity remembers the version of the
+newest event applied to it: the event's creation time and id, which sort in
+acceptance order. A retried event reaching the worker after a newer one for the same
+entity succeeded applies only the items that are still current; the rest are skipped,
+item by item. Relative actions (`inventory.adjust`) and creates are not versioned:
+each applies exactly once.
+
+Under per-record ordering two events naming one record can be in flight at once (a
+bulk event travels on its first record's session). Checking versions before applying
+is then not enough: the older call could land last. So there each event first claims
+its records (a conditional write of the version row, in a fixed key order so two
+bulk events never wait on each other), waits while another event's claim is live,
+and the claim ends with the version's advance (or a release when the attempt did
+not succeed). One session per integration never needs claims.
 """
 
 from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from actions.base import Action
 from shared.clock import epoch_ms
 from shared.models import IntegrationEvent
+from shared.ports import StaleWrite
+
+# How often a worker looks again at a record another event has claimed.
+CLAIM_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
 class StoredVersion:
-    """The newest applied version of one entity as read, with the read's etag, so
-    advancing it is one conditional write."""
+    """One entity's version row as read: the newest applied version, the read's etag
+    (so the next write is one conditional write), and a live claim if any."""
 
     version: str
     etag: str | None = None
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+
+    def claimed_by_other(self, mine: str, now: datetime) -> bool:
+        return (
+            self.claimed_by not in (None, mine)
+            and self.claimed_until is not None
+            and self.claimed_until > now
+        )
 
 
 class EntityVersionStore(ABC):
-    """The newest applied version per (integration, entity key)."""
+    """The newest applied version per (integration, entity key), and claims on it."""
 
     @abstractmethod
     async def get(self, integration_id: str, key: str) -> StoredVersion | None: ...
@@ -40,17 +63,35 @@ class EntityVersionStore(ABC):
     async def advance(
         self, integration_id: str, key: str, version: str, seen: StoredVersion | None
     ) -> None:
-        """Set the version unless a newer one is stored already. `seen` is what an
-        earlier `get` returned: when nothing changed since, this is one write."""
+        """Set the version unless a newer one is stored already, ending this version's
+        claim. `seen` is what an earlier `get` (or `claim`) returned: when nothing
+        changed since, this is one write."""
+
+    @abstractmethod
+    async def claim(
+        self,
+        integration_id: str,
+        key: str,
+        version: str,
+        until: datetime,
+        seen: StoredVersion | None,
+    ) -> StoredVersion:
+        """Claim the entity for `version` until `until`, over the copy `seen`;
+        StaleWrite if it changed since."""
+
+    @abstractmethod
+    async def release(self, integration_id: str, key: str, claim: StoredVersion) -> None:
+        """End a claim that will not advance the version (the attempt failed)."""
 
 
 @dataclass
 class Freshness:
     """The entity keys of an event that nothing newer has overwritten, and what was
-    read of each (to advance them later without reading again)."""
+    read (or claimed) of each, to advance them later without reading again."""
 
     keys: set[str]
     seen: dict[str, StoredVersion | None] = field(default_factory=dict)
+    claimed: bool = False
 
 
 def event_version(event: IntegrationEvent) -> str:
@@ -58,14 +99,27 @@ def event_version(event: IntegrationEvent) -> str:
 
 
 class StalenessGuard:
-    def __init__(self, store: EntityVersionStore, concurrency: int = 16) -> None:
+    def __init__(
+        self,
+        store: EntityVersionStore,
+        now: Callable[[], datetime],
+        concurrency: int = 16,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._store = store
+        self._now = now
+        self._sleep = sleep
         self._limit = asyncio.Semaphore(concurrency)
 
     async def fresh_keys(
-        self, event: IntegrationEvent, action: Action, data: Any
+        self,
+        event: IntegrationEvent,
+        action: Action,
+        data: Any,
+        claim_for: timedelta | None = None,
     ) -> Freshness | None:
-        """Entity keys of this event nothing newer has overwritten; None = not versioned."""
+        """Entity keys of this event nothing newer has overwritten; None = not
+        versioned. With `claim_for`, the fresh keys are claimed for that long first."""
         if not action.semantics.versioned:
             return None
         mine = event_version(event)
@@ -77,8 +131,40 @@ class StalenessGuard:
 
         stored = await asyncio.gather(*(read(key) for key in keys))
         seen = dict(zip(keys, stored, strict=True))
-        fresh = {key for key, found in seen.items() if found is None or found.version <= mine}
-        return Freshness(fresh, seen)
+        if claim_for is None:
+            fresh = {key for key, found in seen.items() if found is None or found.version <= mine}
+            return Freshness(fresh, seen)
+        result = Freshness(set(), seen, claimed=True)
+        for key in keys:  # in key order: two bulk events never wait on each other
+            claimed = await self._claim(event.integration_id, key, mine, claim_for, seen[key])
+            if claimed is not None:
+                result.keys.add(key)
+                result.seen[key] = claimed
+        return result
+
+    async def _claim(
+        self,
+        integration_id: str,
+        key: str,
+        mine: str,
+        claim_for: timedelta,
+        found: StoredVersion | None,
+    ) -> StoredVersion | None:
+        """The claim, or None when a newer version is applied already."""
+        while True:
+            now = self._now()
+            if found is not None and found.version > mine:
+                return None
+            if found is not None and found.claimed_by_other(mine, now):
+                # Another event is applying this record right now: let it land first,
+                # then compare versions again.
+                await self._sleep(CLAIM_POLL_SECONDS)
+                found = await self._store.get(integration_id, key)
+                continue
+            try:
+                return await self._store.claim(integration_id, key, mine, now + claim_for, found)
+            except StaleWrite:
+                found = await self._store.get(integration_id, key)
 
     async def record_applied(self, event: IntegrationEvent, fresh: Freshness) -> None:
         """Remember this event as the newest applied for each of its fresh keys."""
@@ -86,9 +172,18 @@ class StalenessGuard:
 
         async def advance(key: str) -> None:
             seen = fresh.seen.get(key)
-            if seen is not None and seen.version >= version:
+            if seen is not None and seen.version >= version and seen.claimed_by != version:
                 return  # a redelivery after the version was advanced: nothing to write
             async with self._limit:
                 await self._store.advance(event.integration_id, key, version, seen)
 
         await asyncio.gather(*(advance(key) for key in fresh.keys))
+
+    async def release(self, event: IntegrationEvent, fresh: Freshness | None) -> None:
+        """End this event's claims after an attempt that applied nothing for certain."""
+        if fresh is None or not fresh.claimed:
+            return
+        claims = [(key, seen) for key, seen in fresh.seen.items() if key in fresh.keys and seen]
+        await asyncio.gather(
+            *(self._store.release(event.integration_id, key, seen) for key, seen in claims)
+        )

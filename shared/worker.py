@@ -82,6 +82,8 @@ class Worker:
         self._breaker = breaker
         self._now = now
         self._lease = timedelta(seconds=settings.processing_lease_seconds)
+        # A claim outlives the attempt's platform calls (a product with prices makes two).
+        self._claim_lease = timedelta(seconds=2 * settings.platform_timeout_seconds + 30)
 
     async def handle(self, body: bytes, properties: Mapping[str, Any] | None = None) -> str:
         """Process one queue message; returns the event's status afterwards.
@@ -155,11 +157,15 @@ class Worker:
     ) -> None:
         action = ACTIONS[event.action]
         data = action.parse((event.payload or {}).get("data", {}))
-        fresh = await self._staleness.fresh_keys(event, action, data)
+        # Under per-record ordering another session may apply one of these records at
+        # the same moment: claim them first (see shared.staleness).
+        claim_for = self._claim_lease if lifecycle.ordered_per_record(event) else None
+        fresh = await self._staleness.fresh_keys(event, action, data, claim_for)
         current = None if fresh is None else fresh.keys
         calls = [] if current == set() else action.platform_calls(data, event.entity_id, current)
         if not calls:
             await _stop(mark)
+            await self._staleness.release(event, fresh)
             lifecycle.skip(event, SUPERSEDED, self._now())
             await self._settle(event, shards, queued)
             return
@@ -179,6 +185,7 @@ class Worker:
             lifecycle.succeed(event, result, now)
         else:
             assert outcome.error is not None
+            await self._staleness.release(event, fresh)
             policy = await self._policy(event)
             lifecycle.fail(event, outcome.error, policy, now, outcome.retry_after_seconds)
         attempt = attempt_record(

@@ -6,7 +6,10 @@ entity operations per partition)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from datetime import datetime
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -42,35 +45,81 @@ class TableEntityVersionStore(EntityVersionStore):
                 )
         except ResourceNotFoundError:
             return None
-        return StoredVersion(str(entity["version"]), entity.metadata.get("etag"))
+        return StoredVersion(
+            str(entity.get("version") or ""),
+            entity.metadata.get("etag"),
+            entity.get("claimedBy") or None,
+            entity.get("claimedUntil"),
+        )
 
     async def advance(
         self, integration_id: str, key: str, version: str, seen: StoredVersion | None
     ) -> None:
-        entity = {
-            "PartitionKey": version_partition(integration_id, key),
-            "RowKey": _row(key),
-            "key": key,
-            "version": version,
-        }
         current = seen
         for attempt in range(ADVANCE_ATTEMPTS):
             if attempt:  # the copy we had was stale: read what is there now
                 current = await self.get(integration_id, key)
             if current is not None and current.version >= version:
+                if current.claimed_by == version:
+                    await self.release(integration_id, key, current)
                 return
+            # Our claim ends here; another event's live claim stays.
+            other = current is not None and current.claimed_by not in (None, version)
+            claim = current if other and current is not None else StoredVersion(version)
             try:
-                with translate_errors():
-                    if current is None:
-                        await self._table.create_entity(entity)
-                    else:
-                        await self._table.update_entity(
-                            entity,
-                            mode="replace",
-                            etag=current.etag,
-                            match_condition=MatchConditions.IfNotModified,
-                        )
+                await self._write(integration_id, key, version, claim, current)
                 return
-            except (ResourceExistsError, StaleWrite):
+            except StaleWrite:
                 continue
         raise StaleWrite(f"entity version of {key!r} kept changing")
+
+    async def claim(
+        self,
+        integration_id: str,
+        key: str,
+        version: str,
+        until: datetime,
+        seen: StoredVersion | None,
+    ) -> StoredVersion:
+        stored = seen.version if seen else ""
+        claim = StoredVersion(stored, None, version, until)
+        etag = await self._write(integration_id, key, stored, claim, seen)
+        return StoredVersion(stored, etag, version, until)
+
+    async def release(self, integration_id: str, key: str, claim: StoredVersion) -> None:
+        # StaleWrite: taken over after it ran out, or ended already; nothing of ours is left.
+        with contextlib.suppress(StaleWrite):
+            await self._write(integration_id, key, claim.version, StoredVersion(""), claim)
+
+    async def _write(
+        self,
+        integration_id: str,
+        key: str,
+        version: str,
+        claim: StoredVersion,
+        over: StoredVersion | None,
+    ) -> str | None:
+        """The row with `version` and `claim`'s claim, over the copy `over` (or as new);
+        StaleWrite if that copy is stale."""
+        entity: dict[str, Any] = {
+            "PartitionKey": version_partition(integration_id, key),
+            "RowKey": _row(key),
+            "key": key,
+            "version": version,
+            "claimedBy": claim.claimed_by,
+            "claimedUntil": claim.claimed_until,
+        }
+        try:
+            with translate_errors():
+                if over is None:
+                    meta = await self._table.create_entity(entity)
+                else:
+                    meta = await self._table.update_entity(
+                        entity,
+                        mode="replace",
+                        etag=over.etag,
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+        except ResourceExistsError as exc:
+            raise StaleWrite(f"entity version of {key!r} exists already") from exc
+        return meta.get("etag")

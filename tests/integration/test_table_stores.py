@@ -577,3 +577,25 @@ async def test_search_never_silently_drops_older_matches(storage: StorageClients
         if not token:
             break
     assert found == [match.id]
+
+
+async def test_entity_claims_hold_off_others_until_advanced_or_released(
+    storage: StorageClients,
+) -> None:
+    store = TableEntityVersionStore(storage)
+    integration_id, key = new_id(), "inventory:CLAIM-1@wh-01"
+    until = datetime.now(UTC) + timedelta(minutes=1)
+    claim = await store.claim(integration_id, key, "0000000000005~e", until, None)
+    found = await store.get(integration_id, key)
+    assert found is not None and found.claimed_by == "0000000000005~e" and found.version == ""
+    # a second claim over a stale copy is refused
+    with pytest.raises(StaleWrite):
+        await store.claim(integration_id, key, "0000000000006~f", until, None)
+    await store.advance(integration_id, key, "0000000000005~e", claim)
+    found = await store.get(integration_id, key)
+    assert found is not None and (found.version, found.claimed_by) == ("0000000000005~e", None)
+    # a claim that ends without an advance leaves the version as it was
+    other = await store.claim(integration_id, key, "0000000000007~g", until, found)
+    await store.release(integration_id, key, other)
+    found = await store.get(integration_id, key)
+    assert found is not None and (found.version, found.claimed_by) == ("0000000000005~e", None)

@@ -7,12 +7,14 @@ object with the code under test.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import itertools
 import json
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -69,6 +71,11 @@ class FakeClock:
     def advance(self, seconds: float) -> datetime:
         self.current += timedelta(seconds=seconds)
         return self.current
+
+    async def sleep(self, seconds: float) -> None:
+        """A wait that passes at once and moves the clock, for waits inside the core."""
+        self.advance(seconds)
+        await asyncio.sleep(0)
 
 
 class FakeMonotonic:
@@ -435,21 +442,68 @@ class FakePlatformClient(PlatformClient):
 
 
 class FakeEntityVersionStore(EntityVersionStore):
+    """Version rows with etags and claims, refusing writes over stale copies like the
+    Table adapter. `versions` maps (integration, key) to the applied version."""
+
     def __init__(self) -> None:
-        self.versions: dict[tuple[str, str], str] = {}
+        self.rows: dict[tuple[str, str], StoredVersion] = {}
         self.advances: list[tuple[str, str, str]] = []
+        self.claims: list[tuple[str, str, str]] = []
+        self._etags = itertools.count(1)
+
+    @property
+    def versions(self) -> dict[tuple[str, str], str]:
+        return {where: row.version for where, row in self.rows.items() if row.version}
 
     async def get(self, integration_id: str, key: str) -> StoredVersion | None:
-        found = self.versions.get((integration_id, key))
-        return None if found is None else StoredVersion(found, etag=found)
+        return self.rows.get((integration_id, key))
+
+    def _write(
+        self, where: tuple[str, str], row: StoredVersion, over: StoredVersion | None
+    ) -> StoredVersion:
+        current = self.rows.get(where)
+        if (current.etag if current else None) != (over.etag if over else None):
+            raise StaleWrite(f"version of {where[1]} changed since it was read")
+        written = replace(row, etag=f"e{next(self._etags)}")
+        self.rows[where] = written
+        return written
 
     async def advance(
         self, integration_id: str, key: str, version: str, seen: StoredVersion | None
     ) -> None:
         self.advances.append((integration_id, key, version))
-        current = self.versions.get((integration_id, key))
-        if current is None or version > current:
-            self.versions[(integration_id, key)] = version
+        where, current = (integration_id, key), seen
+        for attempt in range(5):
+            if attempt:
+                current = self.rows.get(where)
+            if current is not None and current.version >= version:
+                return
+            other = current is not None and current.claimed_by not in (None, version)
+            claim = (
+                (current.claimed_by, current.claimed_until) if other and current else (None, None)
+            )
+            try:
+                self._write(where, StoredVersion(version, None, *claim), current)
+                return
+            except StaleWrite:
+                continue
+        raise StaleWrite(f"version of {key} kept changing")
+
+    async def claim(
+        self,
+        integration_id: str,
+        key: str,
+        version: str,
+        until: datetime,
+        seen: StoredVersion | None,
+    ) -> StoredVersion:
+        self.claims.append((integration_id, key, version))
+        row = StoredVersion(seen.version if seen else "", None, version, until)
+        return self._write((integration_id, key), row, seen)
+
+    async def release(self, integration_id: str, key: str, claim: StoredVersion) -> None:
+        with contextlib.suppress(StaleWrite):
+            self._write((integration_id, key), StoredVersion(claim.version), claim)
 
 
 def json_body(document: Any) -> bytes:
@@ -523,7 +577,7 @@ class World:
             self.integrations,
             self.events,
             self.platform,
-            StalenessGuard(self.versions),
+            StalenessGuard(self.versions, self.clock, sleep=self.clock.sleep),
             self.breaker,
             self.clock,
         )

@@ -221,3 +221,21 @@ async def test_unknown_integrations_are_404() -> None:
             await call
         assert caught.value.status == 404 and "int_missing" in caught.value.message
     assert world.secrets.secrets == {}
+
+
+async def test_the_ordering_scope_changes_only_while_nothing_is_on_its_way() -> None:
+    """Events queued on the old scope's sessions could be overtaken by new ones."""
+    world = World()
+    created = await create(world)
+    integration_id, key = str(created["id"]), str(created["apiKey"])
+    event_id = await world.push(key, STOCK)
+    with pytest.raises(Conflict, match="still has events on their way"):
+        await world.management.patch(integration_id, {"orderingScope": "entity"})
+    # other changes still go through, and the same scope is no change at all
+    await world.management.patch(integration_id, {"name": "Renamed"})
+    await world.management.patch(integration_id, {"orderingScope": "integration"})
+    world.platform.answer(200, {"items": []})
+    assert await world.deliver() == "success"
+    assert world.event(event_id).check_at is None
+    changed = await world.management.patch(integration_id, {"orderingScope": "entity"})
+    assert changed["orderingScope"] == "entity"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -514,3 +515,65 @@ async def test_an_unknown_sku_under_integration_ordering_fails_at_once() -> None
     assert await world.deliver() == "failed"
     event = world.event(event_id)
     assert event.last_error is not None and event.last_error.kind == "permanent"
+
+
+# --- per-record ordering: two sessions naming one record ------------------------------------
+
+
+async def test_a_record_claimed_by_an_older_event_in_flight_is_applied_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bulk event travels on its first record's session; a newer event for its second
+    record, on another session, must not land first and then be overwritten."""
+    world = World()
+    integration, key = await world.integration(ordering_scope=OrderingScope.ENTITY)
+    older = await world.push(key, stock(("A", 5), ("B", 5)))
+    older_message = world.bus.sent[-1]
+    world.clock.advance(1)
+    await world.push(key, stock(("B", 9)))
+    newer_message = world.bus.sent[-1]
+    assert older_message.session_id != newer_message.session_id
+    gate, applied = asyncio.Event(), []
+    real_call = world.platform.call
+
+    async def call(platform_call: PlatformCall, idempotency_key: str) -> PlatformExchange:
+        if idempotency_key == older:
+            await gate.wait()  # the older event's call is slow
+        applied.extend((i["sku"], i["quantity"]) for i in platform_call.body["items"])
+        return await real_call(platform_call, idempotency_key)
+
+    monkeypatch.setattr(world.platform, "call", call)
+    world.platform.answer(200, {"items": []}).answer(200, {"items": []})
+    first = asyncio.create_task(world.deliver(older_message))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(world.versions.claims) == 2  # A and B, held during the slow call
+    second = asyncio.create_task(world.deliver(newer_message))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not second.done()  # waiting for the older event's claim on B
+    gate.set()
+    assert await first == "success" and await second == "success"
+    assert applied == [("A", 5), ("B", 5), ("B", 9)]
+    assert world.versions.rows[(integration.id, "inventory:B@wh-01")].claimed_by is None
+
+
+async def test_a_failed_attempt_ends_its_claims() -> None:
+    world = World()
+    world.platform.answer(503).answer(200, {"items": []})
+    integration, key = await world.integration(ordering_scope=OrderingScope.ENTITY)
+    await world.push(key, stock(("A", 5)))
+    assert await world.deliver() == "failed"
+    row = world.versions.rows[(integration.id, "inventory:A@wh-01")]
+    assert row.claimed_by is None and row.version == ""
+    world.clock.advance(1)
+    await world.push(key, stock(("A", 7)))
+    assert await world.deliver() == "success"  # no wait on a claim that ended
+
+
+async def test_one_session_per_integration_needs_no_claims() -> None:
+    world = World()
+    world.platform.answer(200, {"items": []})
+    await accepted(world, stock(("A", 5)))
+    assert await world.deliver() == "success"
+    assert world.versions.claims == [] and len(world.versions.advances) == 1
