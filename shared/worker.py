@@ -4,7 +4,7 @@ An idempotent consumer: a redelivered message for an event that already has an
 outcome completes without calling the platform; retries of one submission share an
 Idempotency-Key, so a call whose outcome was unknown (timeout) is never applied twice.
 A storage outage completes the message and leaves the event to the timer (its
-due-time row or processing lease brings it back). Anything else that goes wrong
+due-time check brings it back). Anything else that goes wrong
 propagates: the message is abandoned and redelivered, and after max deliveries lands
 in the dead-letter queue, whose function marks the event for a person.
 """
@@ -113,14 +113,14 @@ class Worker:
             try:
                 parent = properties if properties and "traceparent" in properties else None
                 with telemetry.span("process event", event, parent or event.trace_context):
-                    return await self._claim_and_attempt(event, ref.shards)
+                    return await self._run_attempt(event, ref.shards)
             except StaleWrite:
                 # The timer or a person touched the event between our read and write:
                 # read it again and decide afresh, so no message is dropped unprocessed.
                 continue
         raise StaleWrite(f"event {ref.event_id} kept changing; the message will be redelivered")
 
-    async def _claim_and_attempt(self, event: IntegrationEvent, shards: int) -> str:
+    async def _run_attempt(self, event: IntegrationEvent, shards: int) -> str:
         """Attempt the event and save its outcome in one write. Nothing is written
         before the platform call: the event's check (made when it was queued) brings it
         back if this worker dies, and the delivery's message lock keeps other copies of

@@ -31,6 +31,7 @@ from tests.faults.workload import Expected, Workload
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 FAULT_EVENTS = int(os.environ.get("FAULT_EVENTS", "5000"))
 INTEGRATIONS = 4
+ENTITY_ORDERED = {1}  # integrations ordered per record, on session shards
 RATE_LIMIT = 40  # the platform's, per second: below what the worker could send unpaced (~50/s here)
 PACE = 32  # the product's own pace of platform calls, per second
 RESULTS = ROOT / "benchmarks" / "results" / "fault-injection.json"
@@ -46,6 +47,8 @@ def fault_stack(private_azurite: str, tmp_path_factory: pytest.TempPathFactory) 
         RETRY_MAX_ATTEMPTS="40",
         RETRY_BASE_DELAY_SECONDS="0.5",
         RETRY_MAX_DELAY_SECONDS="4",
+        # the unknown SKUs sent on purpose are awaited briefly under per-record ordering
+        ENTITY_DEPENDENCY_WAIT_SECONDS="20",
         PLATFORM_MAX_CALLS_PER_SECOND=str(PACE),
         CIRCUIT_COOLDOWN_SECONDS="1",
         CIRCUIT_MAX_COOLDOWN_SECONDS="4",
@@ -186,6 +189,11 @@ def test_nothing_lost_nothing_applied_twice_under_faults(fault_stack: Stack) -> 
     senders = []
     for n in range(INTEGRATIONS):
         integration = stack.new_integration(f"Fault ERP {n}")
+        if n in ENTITY_ORDERED:
+            scope = stack.admin(
+                "PATCH", f"/v1/integrations/{integration['id']}", json={"orderingScope": "entity"}
+            )
+            assert scope.status_code == 200, scope.text
         senders.append(Sender(stack, integration, Workload(f"{run}-{n}", seed=n)))
     seed(stack, senders)
 
