@@ -90,6 +90,9 @@ class SessionQueueDispatcher:
             )
         )
         self._stopped: asyncio.Future[Any] | None = None  # completes when run() is told to stop
+        # Set once run() hears this process's sends: a message sent before that (a
+        # scheduled one above all) is found by the watcher's poll instead.
+        self.listening = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; in-flight handlers finish and are settled first."""
@@ -100,6 +103,7 @@ class SessionQueueDispatcher:
             loop.call_soon_threadsafe(self._announced, arrival)
 
         unsubscribe = self._queue.subscribe(announced_elsewhere)
+        self.listening.set()
         consumers = [
             self._session_loop(f"{self._name}-{n}", stop)
             for n in range(self.settings.max_concurrent_sessions)

@@ -25,6 +25,10 @@ from local.host_settings import INFINITE, ServiceBusSettings, parse_timespan
 from local.queue_dispatcher import SessionQueueDispatcher
 from local.session_queue import LocalSessionQueue
 from local.settings_loader import ROOT
+from shared.dead_letters import DeadLetterService
+from shared.errors import TransientError
+from shared.models import IntegrationEvent
+from tests.unit.fakes import FakeEventStore
 
 Handler = Callable[[ServiceBusMessage], Awaitable[None]]
 
@@ -46,6 +50,7 @@ def host_json(tmp_path: Path, service_bus: dict[str, Any], **root: Any) -> Path:
 async def running(dispatcher: SessionQueueDispatcher) -> AsyncIterator[None]:
     stop = asyncio.Event()
     task = asyncio.create_task(dispatcher.run(stop))
+    await asyncio.wait_for(dispatcher.listening.wait(), timeout=10)
     try:
         yield
     finally:
@@ -58,9 +63,9 @@ async def send(queue: LocalSessionQueue, message_id: str, session_id: str, **kw:
     await asyncio.to_thread(queue.send, message_id, session_id, b"{}", **kw)
 
 
-async def dead_letter(queue: LocalSessionQueue, message_id: str) -> None:
+async def dead_letter(queue: LocalSessionQueue, message_id: str, body: bytes = b"{}") -> None:
     def move() -> None:
-        queue.send(message_id, message_id, b"{}")
+        queue.send(message_id, message_id, body)
         session = queue.accept_next_session("setup")
         assert session is not None
         msg = queue.receive(session, "setup")
@@ -365,6 +370,57 @@ async def test_a_failing_dead_letter_handler_gets_the_message_back_at_once(
     assert time.monotonic() - started < 30
     assert deliveries == [2, 3, 4]  # the first delivery was the one that dead-lettered it
     assert queue.counts()["dead_lettered"] == 0
+
+
+class UnavailableEventStore(FakeEventStore):
+    """Storage is down: every read fails as the Table adapter's do."""
+
+    async def get(self, integration_id: str, event_id: str, shards: int) -> IntegrationEvent | None:
+        raise TransientError("Table Storage unavailable: ServiceRequestError")
+
+
+async def test_a_storage_outage_in_the_dead_letter_function_is_not_a_loop(
+    queue: LocalSessionQueue,
+) -> None:
+    """The dead-letter consumer redelivers a failed dead letter at once, as Azure does (the
+    test above). While storage is down the core completes the dead letter instead of
+    raising, leaving its event to the timer: one execution, not one per millisecond."""
+    service = DeadLetterService(UnavailableEventStore(), lambda: datetime.now(UTC))
+    runs = {"core": 0, "raising": 0}
+    first_run = {"core": asyncio.Event(), "raising": asyncio.Event()}
+
+    def dead_letter_function(name: str, *, reraise: bool) -> Handler:
+        async def function(msg: ServiceBusMessage) -> None:
+            runs[name] += 1
+            first_run[name].set()
+            # what function_app.dead_lettered_event does
+            status = await service.handle(
+                msg.get_body(),
+                msg.application_properties,
+                msg.message_id,
+                reason=msg.dead_letter_reason,
+                description=msg.dead_letter_error_description,
+            )
+            if reraise and status == "deferred":
+                raise TransientError("storage unavailable")  # what raising would do
+
+        return function
+
+    async def handler(msg: ServiceBusMessage) -> None:
+        raise AssertionError("no session messages here")
+
+    ref = {"eventId": "0190d6e4-0000-7000-8000-000000000000", "integrationId": "i1", "shards": 4}
+    for name, reraise in (("core", False), ("raising", True)):
+        await dead_letter(queue, f"poison-{name}", json.dumps(ref).encode())
+        dispatcher = SessionQueueDispatcher(
+            queue, handler, dead_letter_handler=dead_letter_function(name, reraise=reraise)
+        )
+        async with running(dispatcher):
+            await asyncio.wait_for(first_run[name].wait(), timeout=10)
+            await asyncio.sleep(1.0)  # a second after its first run
+    assert runs["core"] == 1  # completed: nothing comes back
+    assert runs["raising"] > 20  # a function that raised would run in a tight loop
+    assert [m.message_id for m in queue.peek(dead_lettered=True)] == ["poison-raising"]
 
 
 async def test_session_locks_lapse_after_max_auto_lock_renewal_duration(tmp_path: Path) -> None:
