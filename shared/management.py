@@ -12,9 +12,10 @@ from pydantic import ValidationError as PydanticValidationError
 from shared.auth import generate_api_key, hash_key, key_hint
 from shared.clock import new_integration_id
 from shared.config import Settings
+from shared.conflicts import on_fresh_copy
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.models import Integration, OrderingScope
-from shared.ports import EventStore, IntegrationStore, SecretStore, StaleWrite
+from shared.ports import EventStore, IntegrationStore, SecretStore
 from shared.validation import pydantic_problems
 
 # A concurrent change to the same integration is rare (people, not machines, make
@@ -117,18 +118,20 @@ class ManagementService:
 
     async def patch(self, integration_id: str, document: Any) -> dict[str, Any]:
         change = parse_body(PatchIntegration, document)
-        for _ in range(CHANGE_ATTEMPTS):
+
+        async def apply_to_fresh_copy() -> dict[str, Any]:
+            # Changed meanwhile (a key rotation): the change goes onto the fresh copy.
             integration = await self.get(integration_id)
             if change.orderingScope not in (None, integration.ordering_scope):
                 await self._refuse_reordering(integration)
             _apply(change, integration)
             integration.updated_at = self._now()
-            try:
-                await self._integrations.save(integration)
-            except StaleWrite:
-                continue  # changed meanwhile (a key rotation): apply to the fresh copy
+            await self._integrations.save(integration)
             return integration.to_json()
-        raise _busy(integration_id)
+
+        return await on_fresh_copy(
+            apply_to_fresh_copy, attempts=CHANGE_ATTEMPTS, busy=lambda: _busy(integration_id)
+        )
 
     async def _refuse_reordering(self, integration: Integration) -> None:
         """Events already queued travel on the sessions of the old scope and new ones on
@@ -143,20 +146,20 @@ class ManagementService:
             )
 
     async def regenerate_key(self, integration_id: str) -> dict[str, Any]:
-        for _ in range(CHANGE_ATTEMPTS):
+        async def rotate_fresh_copy() -> dict[str, Any]:
+            # Saved over a fresh copy only: a blind save could put back a key hash
+            # another rotation had just retired, leaving no key that works.
             integration = await self.get(integration_id)
             key, old_hash = generate_api_key(integration.id), integration.key_hash
             await self._secrets.set_secret(secret_name(integration.id), key)
             integration.key_hash, integration.key_hint = hash_key(key), key_hint(key)
             integration.updated_at = self._now()
-            try:
-                await self._integrations.replace_key(integration, old_hash)
-            except StaleWrite:
-                # Saved over a fresh copy only: a blind save could put back a key hash
-                # another rotation had just retired, leaving no key that works.
-                continue
+            await self._integrations.replace_key(integration, old_hash)
             return {"id": integration.id, "apiKey": key, "apiKeyHint": integration.key_hint}
-        raise _busy(integration_id)
+
+        return await on_fresh_copy(
+            rotate_fresh_copy, attempts=CHANGE_ATTEMPTS, busy=lambda: _busy(integration_id)
+        )
 
 
 def _apply(change: PatchIntegration, integration: Integration) -> None:

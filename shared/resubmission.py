@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared import lifecycle
+from shared.conflicts import on_fresh_copy
 from shared.errors import Conflict, NotFound, TransientError
 from shared.jobs import AuditEntry, BulkJob, JobStore
 from shared.management import parse_body, require_integration
@@ -26,6 +27,8 @@ from shared.recovery import RecoveryService
 log = logging.getLogger("integrations.resubmission")
 
 PAGE_SIZE = 100
+# The timer or a runner touching the same record meanwhile is rare: a few fresh reads settle it.
+FRESH_COPY_ATTEMPTS = 5
 # Long enough for a page of resubmissions; after it, a runner that died lets the timer
 # take the page up again (events it resubmitted are no longer failed: not twice).
 JOB_LEASE = timedelta(minutes=5)
@@ -64,7 +67,8 @@ class ResubmissionService:
         """Read the event and resubmit it; the timer may touch it meanwhile, so a stale
         write is retried on a fresh copy. Returns None for an event that is not failed
         (strict: raises 404/409 instead)."""
-        for _ in range(5):
+
+        async def resubmit_fresh_copy() -> IntegrationEvent | None:
             event = await self._events.get(integration_id, event_id, shards)
             if event is None:
                 if strict:
@@ -77,13 +81,15 @@ class ResubmissionService:
                         "be resubmitted."
                     )
                 return None
-            try:
-                lifecycle.requeue(event, self._now(), resubmission=True)
-                await self._recovery.send(event, shards, self._now())
-                return event
-            except StaleWrite:
-                continue
-        raise Conflict(f"Event {event_id} is changing right now; try again in a moment.")
+            lifecycle.requeue(event, self._now(), resubmission=True)
+            await self._recovery.send(event, shards, self._now())
+            return event
+
+        return await on_fresh_copy(
+            resubmit_fresh_copy,
+            attempts=FRESH_COPY_ATTEMPTS,
+            busy=lambda: Conflict(f"Event {event_id} is changing right now; try again shortly."),
+        )
 
     async def start_bulk(self, integration_id: str, document: Any, actor: str) -> dict[str, Any]:
         request = parse_body(EventFilter, {**(document or {}), "integrationId": integration_id})
@@ -114,22 +120,25 @@ class ResubmissionService:
         return job
 
     async def cancel(self, integration_id: str, job_id: str, actor: str) -> dict[str, Any]:
-        for _ in range(5):
+        async def cancel_fresh_copy() -> BulkJob:
+            # A runner may record a page meanwhile: the fresh copy is cancelled.
             job = await self.job(integration_id, job_id)
-            if job.status != "running":
-                return job.to_json()
-            job.status, job.updated_at = "cancelled", self._now()
-            try:
+            if job.status == "running":
+                job.status, job.updated_at = "cancelled", self._now()
                 await self._jobs.save_job(job)
-            except StaleWrite:
-                continue  # a runner recorded a page meanwhile: cancel the fresh copy
-            await self._jobs.audit(
-                AuditEntry(
-                    integration_id, actor, "cancel-bulk-resubmit", [], job.updated_at, job.id
+                await self._jobs.audit(
+                    AuditEntry(
+                        integration_id, actor, "cancel-bulk-resubmit", [], job.updated_at, job.id
+                    )
                 )
-            )
-            return job.to_json()
-        raise Conflict(f"Job {job_id} is changing right now; try again in a moment.")
+            return job
+
+        job = await on_fresh_copy(
+            cancel_fresh_copy,
+            attempts=FRESH_COPY_ATTEMPTS,
+            busy=lambda: Conflict(f"Job {job_id} is changing right now; try again in a moment."),
+        )
+        return job.to_json()
 
     async def advance_all(self) -> int:
         """One page of every running job (the timer calls this)."""

@@ -29,6 +29,7 @@ from shared.alerts import AlertService
 from shared.circuit import CircuitBreaker
 from shared.comm_log import attempt_record
 from shared.config import Settings
+from shared.conflicts import on_fresh_copy
 from shared.errors import TransientError
 from shared.models import Attempt, IntegrationEvent, LastError, PlatformExchange
 from shared.outcomes import Outcome, awaiting_earlier_record, classify, names_a_missing_record
@@ -39,6 +40,7 @@ from shared.staleness import StalenessGuard
 log = logging.getLogger("integrations.worker")
 # The timer touching an event during its attempt is rare; a few fresh copies settle it.
 REBASE_ATTEMPTS = 3
+FRESH_COPY_ATTEMPTS = 5
 SUPERSEDED = "A newer event for the same records already succeeded; nothing to apply."
 
 
@@ -102,7 +104,9 @@ class Worker:
             return "deferred"
 
     async def _handle(self, ref: EventRef, properties: Mapping[str, Any] | None) -> str:
-        for _ in range(5):
+        async def run_on_fresh_copy() -> str:
+            # The timer or a person may touch the event between our read and our write:
+            # then it is read again and decided afresh, so no message is dropped unrun.
             event = await self._events.get(ref.integration_id, ref.event_id, ref.shards)
             if event is None:
                 log.warning("event %s not found; message dropped", ref.event_id)
@@ -110,15 +114,17 @@ class Worker:
             if not lifecycle.may_process(event):
                 log.info("event %s already %s; delivery completed", event.id, event.status)
                 return event.status.value
-            try:
-                parent = properties if properties and "traceparent" in properties else None
-                with telemetry.span("process event", event, parent or event.trace_context):
-                    return await self._run_attempt(event, ref.shards)
-            except StaleWrite:
-                # The timer or a person touched the event between our read and write:
-                # read it again and decide afresh, so no message is dropped unprocessed.
-                continue
-        raise StaleWrite(f"event {ref.event_id} kept changing; the message will be redelivered")
+            parent = properties if properties and "traceparent" in properties else None
+            with telemetry.span("process event", event, parent or event.trace_context):
+                return await self._run_attempt(event, ref.shards)
+
+        return await on_fresh_copy(
+            run_on_fresh_copy,
+            attempts=FRESH_COPY_ATTEMPTS,
+            busy=lambda: StaleWrite(
+                f"event {ref.event_id} kept changing; the message will be redelivered"
+            ),
+        )
 
     async def _run_attempt(self, event: IntegrationEvent, shards: int) -> str:
         """Attempt the event and save its outcome in one write. Nothing is written
