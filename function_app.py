@@ -122,8 +122,14 @@ async def process_event(msg: func.ServiceBusMessage) -> None:
     connection="ServiceBusConnection",
 )
 async def dead_lettered_event(msg: func.ServiceBusMessage) -> None:
+    # The queue's reason is in the application properties (extension 5.x passes no
+    # DeadLetterReason metadata); the message's own fields are only a fallback.
     await container().dead_letters.handle(
-        msg.get_body(), msg.dead_letter_reason, msg.dead_letter_error_description, msg.message_id
+        msg.get_body(),
+        msg.application_properties,
+        msg.message_id,
+        reason=msg.dead_letter_reason,
+        description=msg.dead_letter_error_description,
     )
 
 

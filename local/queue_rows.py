@@ -14,6 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 PropertyValue = str | int | float | bool
 MAX_DELIVERY_COUNT_EXCEEDED = "MaxDeliveryCountExceeded"
+# Service Bus writes why it dead-lettered a message into the message's application
+# properties under these names, as the SDKs' `DeadLetterReason` properties read them.
+DEAD_LETTER_REASON = "DeadLetterReason"
+DEAD_LETTER_ERROR_DESCRIPTION = "DeadLetterErrorDescription"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 SCHEMA = """
@@ -24,7 +28,7 @@ CREATE TABLE IF NOT EXISTS messages (
     enqueued_at INTEGER NOT NULL, visible_at INTEGER NOT NULL,
     delivery_count INTEGER NOT NULL DEFAULT 0,
     lock_token TEXT, lock_owner TEXT, locked_until INTEGER,
-    dead_lettered INTEGER NOT NULL DEFAULT 0, dl_reason TEXT, dl_description TEXT);
+    dead_lettered INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS ix_messages_queue ON messages (dead_lettered, session_id, seq);
 CREATE TABLE IF NOT EXISTS sessions (
     session_id TEXT PRIMARY KEY, owner TEXT NOT NULL, locked_until INTEGER NOT NULL);
@@ -94,8 +98,19 @@ class LockedMessage:
     delivery_count: int
     lock_token: str | None  # None only for peeked messages
     locked_until: datetime | None
-    dead_letter_reason: str | None = None
-    dead_letter_error_description: str | None = None
+
+    @property
+    def dead_letter_reason(self) -> str | None:
+        """Read from the application properties, where Service Bus puts it."""
+        return _text(self.application_properties.get(DEAD_LETTER_REASON))
+
+    @property
+    def dead_letter_error_description(self) -> str | None:
+        return _text(self.application_properties.get(DEAD_LETTER_ERROR_DESCRIPTION))
+
+
+def _text(value: PropertyValue | None) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def to_us(moment: datetime) -> int:
@@ -122,6 +137,4 @@ def row_to_message(row: sqlite3.Row, *, with_token: bool = True, now: int = 0) -
         delivery_count=row["delivery_count"],
         lock_token=row["lock_token"] if with_token else None,
         locked_until=None if locked_until is None else from_us(locked_until),
-        dead_letter_reason=row["dl_reason"],
-        dead_letter_error_description=row["dl_description"],
     )

@@ -10,6 +10,7 @@ operations on it.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -21,6 +22,8 @@ from typing import Any, Self
 
 from local.queue_rows import (
     COUNTS,
+    DEAD_LETTER_ERROR_DESCRIPTION,
+    DEAD_LETTER_REASON,
     READY,
     SCHEMA,
     UNLOCK,
@@ -168,9 +171,17 @@ class QueueStore:
         return row
 
     @staticmethod
-    def _dead_letter_row(db: sqlite3.Connection, seq: int, reason: str, description: str) -> None:
+    def _dead_letter_row(
+        db: sqlite3.Connection, seq: int, reason: str, description: str | None
+    ) -> None:
+        # Like Service Bus: the reason and description become application properties of
+        # the dead letter; they are not separate fields of the message.
+        [stored] = db.execute("SELECT props FROM messages WHERE seq = ?", (seq,)).fetchone()
+        props = json.loads(stored)
+        props[DEAD_LETTER_REASON] = reason
+        if description is not None:
+            props[DEAD_LETTER_ERROR_DESCRIPTION] = description
         db.execute(
-            f"UPDATE messages SET dead_lettered = 1, dl_reason = ?, dl_description = ?, {UNLOCK}"
-            " WHERE seq = ?",
-            (reason, description, seq),
+            f"UPDATE messages SET dead_lettered = 1, props = ?, {UNLOCK} WHERE seq = ?",
+            (json.dumps(props), seq),
         )

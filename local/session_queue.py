@@ -187,7 +187,10 @@ class LocalSessionQueue(QueueStore):
                 db.execute(f"UPDATE messages SET {UNLOCK} WHERE seq = ?", (row["seq"],))
         self._announce(Arrival(msg.session_id, dead_lettered=to_dead_letters))
 
-    def dead_letter(self, msg: LockedMessage, reason: str, description: str = "") -> None:
+    def dead_letter(self, msg: LockedMessage, reason: str, description: str | None = None) -> None:
+        """Move a received message to the dead-letter sub-queue, as a receiver's
+        dead-letter call does: the reason (and description, if given) become its
+        `DeadLetterReason` / `DeadLetterErrorDescription` application properties."""
         with self._write() as db:
             self._locked_row(db, msg, self._clock())
             self._dead_letter_row(db, msg.sequence_number, reason, description)

@@ -50,6 +50,16 @@ def queue(path: str, clock: FakeClock) -> Iterator[LocalSessionQueue]:
         yield q
 
 
+# The trigger metadata keys extension 5.x gives a single received message (besides its
+# settlement objects), from ServiceBusTriggerBindingStrategy.GetBindingData.
+EXTENSION_5_METADATA = {
+    "DeliveryCount", "DeadLetterSource", "LockToken", "ExpiresAtUtc", "ExpiresAt",
+    "EnqueuedTimeUtc", "EnqueuedTime", "MessageId", "ContentType", "ReplyTo", "SequenceNumber",
+    "To", "Subject", "Label", "CorrelationId", "ApplicationProperties", "UserProperties",
+    "SessionId", "ReplyToSessionId", "PartitionKey", "TransactionPartitionKey",
+}  # fmt: skip
+
+
 def receive_one(queue: LocalSessionQueue, consumer: str = "c1") -> LockedMessage:
     session = queue.accept_next_session(consumer)
     assert session is not None
@@ -152,7 +162,12 @@ def test_abandon_counts_deliveries_then_dead_letters(queue: LocalSessionQueue) -
     dead = queue.receive_dead_letter("ops")
     assert dead is not None
     assert (dead.message_id, dead.session_id, dead.body) == ("m1", "s1", b"body")
-    assert dead.application_properties == {"tenant": "t1"}
+    # As Service Bus does, the queue writes why into the message's application properties.
+    assert dead.application_properties == {
+        "tenant": "t1",
+        "DeadLetterReason": MAX_DELIVERY_COUNT_EXCEEDED,
+        "DeadLetterErrorDescription": "Message could not be consumed after 3 delivery attempts.",
+    }
     assert dead.dead_letter_reason == MAX_DELIVERY_COUNT_EXCEEDED
     queue.complete_dead_letter(dead)
     assert queue.counts()["dead_lettered"] == 0
@@ -178,6 +193,10 @@ def test_explicit_dead_letter_keeps_reason_and_description(queue: LocalSessionQu
 
     dead = queue.receive_dead_letter("ops")
     assert dead is not None
+    assert dead.application_properties == {
+        "DeadLetterReason": "ValidationFailed",
+        "DeadLetterErrorDescription": "missing field 'id'",
+    }
     assert dead.dead_letter_reason == "ValidationFailed"
     assert dead.dead_letter_error_description == "missing field 'id'"
     assert queue.receive_dead_letter("ops2") is None  # locked by ops
@@ -268,7 +287,12 @@ async def test_dispatcher_retries_a_failing_handler_then_dead_letters(path: str)
     await run_until(dispatcher, done)
     assert attempts == [1, 2, 3]
     assert [(m.message_id, m.session_id) for m in dead] == [("m1", "s1")]
-    assert dead[0].dead_letter_reason == MAX_DELIVERY_COUNT_EXCEEDED
+    # As on Azure: the reason is in the application properties; extension 5.x passes no
+    # DeadLetterReason metadata, so the message's own field stays empty.
+    assert dead[0].application_properties["DeadLetterReason"] == MAX_DELIVERY_COUNT_EXCEEDED
+    assert dead[0].dead_letter_reason is None
+    assert dead[0].dead_letter_error_description is None
+    assert dead[0].metadata is not None and "DeadLetterReason" not in dead[0].metadata
     assert queue.counts()["dead_lettered"] == 0  # the dead-letter handler completed it
     queue.close()
 
@@ -321,4 +345,8 @@ async def test_handler_gets_a_functions_service_bus_message(path: str) -> None:
     assert msg.metadata["SessionId"] == "s1"
     assert msg.metadata["DeliveryCount"] == 1
     assert msg.metadata["ApplicationProperties"] == {"tenant": "t1"}
+    # Only metadata the extension 5.x sends (ServiceBusTriggerBindingStrategy.GetBindingData),
+    # so fields it does not fill stay empty here as on Azure.
+    assert set(msg.metadata) <= EXTENSION_5_METADATA
+    assert msg.locked_until is None and msg.expires_at_utc is None
     queue.close()
