@@ -12,35 +12,70 @@ queue) before first use; in Azure the Service Bus publisher is used.
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared.circuit import CircuitBreaker
 from shared.clock import utcnow
 from shared.config import Settings
-from shared.ports import MessageBus, PlatformClient
+from shared.ports import (
+    EventStore,
+    IdempotencyStore,
+    IntegrationStore,
+    MessageBus,
+    PlatformClient,
+    ScheduleStore,
+    SecretStore,
+    StorageAccount,
+)
 
 if TYPE_CHECKING:
     import httpx
 
-    from shared.adapters.azure_storage import RequestCounter, StorageClients
-    from shared.adapters.table_jobs import TableJobStore
+    from shared.adapters.azure_storage import RequestCounter
+    from shared.alerts import AlertLedger, AlertSink
     from shared.dead_letters import DeadLetterService
     from shared.inbound import InboundService
+    from shared.jobs import JobStore
     from shared.management import ManagementService
     from shared.queries import QueryService
     from shared.recovery import RecoveryService
     from shared.resubmission import ResubmissionService
+    from shared.staleness import EntityVersionStore
     from shared.worker import Worker
+
+
+@dataclass
+class Adapters:
+    """Everything the core talks to: Azure's storage, Service Bus, Key Vault and the
+    platform over httpx in production (`azure_adapters`); fakes in unit tests."""
+
+    storage: StorageAccount
+    integrations: IntegrationStore
+    events: EventStore
+    schedule: ScheduleStore
+    idempotency: IdempotencyStore
+    versions: EntityVersionStore
+    jobs: JobStore
+    alert_ledger: AlertLedger
+    alert_sink: AlertSink | None
+    secrets: SecretStore
+    bus: MessageBus
+    platform: PlatformClient
 
 
 @dataclass
 class Container:
     settings: Settings
-    storage: StorageClients
+    storage: StorageAccount
     bus: MessageBus
     platform: PlatformClient
-    jobs: TableJobStore
+    jobs: JobStore
+    breaker: CircuitBreaker
     inbound: InboundService
     worker: Worker
     management: ManagementService
@@ -87,9 +122,10 @@ def _message_bus(settings: Settings) -> MessageBus:
     )
 
 
-def build(settings: Settings | None = None) -> Container:
-    # Imported here, not at the top: the services bring OpenTelemetry and the
-    # adapters the Azure SDKs and httpx, which a cold start loads only when first used.
+def azure_adapters(settings: Settings) -> Adapters:
+    """The production adapters (with the local host's or a test's overrides)."""
+    # Imported here, not at the top: the adapters bring the Azure SDKs and httpx,
+    # which a cold start loads only when first used.
     from shared.adapters.azure_storage import StorageClients
     from shared.adapters.platform_http import HttpPlatformClient
     from shared.adapters.secrets import secret_store_for
@@ -99,8 +135,46 @@ def build(settings: Settings | None = None) -> Container:
     from shared.adapters.table_schedule import TableIdempotencyStore, TableScheduleStore
     from shared.adapters.table_versions import TableEntityVersionStore
     from shared.adapters.webhook import TableAlertLedger, WebhookAlertSink
+    from shared.throttle import Throttle
+
+    storage = StorageClients(settings, _overrides.get("storage"))
+    integrations = TableIntegrationStore(storage)
+    return Adapters(
+        storage=storage,
+        integrations=integrations,
+        events=TableEventStore(storage),
+        schedule=TableScheduleStore(storage, integrations),
+        idempotency=TableIdempotencyStore(storage, settings.idempotency_window_hours),
+        versions=TableEntityVersionStore(storage),
+        jobs=TableJobStore(storage),
+        alert_ledger=TableAlertLedger(storage),
+        alert_sink=WebhookAlertSink(settings.alert_webhook_url)
+        if settings.alert_webhook_url
+        else None,
+        secrets=secret_store_for(settings),
+        bus=_message_bus(settings),
+        platform=HttpPlatformClient(
+            settings.platform_base_url,
+            settings.platform_api_token,
+            settings.platform_timeout_seconds,
+            transport=_overrides.get("transport"),
+            throttle=Throttle(pace) if (pace := settings.platform_max_calls_per_second) else None,
+        ),
+    )
+
+
+def build(
+    settings: Settings | None = None,
+    adapters: Adapters | None = None,
+    *,
+    now: Callable[[], datetime] = utcnow,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Container:
+    """The services over `adapters` (Azure's by default). Tests pass fakes and a clock."""
+    # Imported here, not at the top: the services bring OpenTelemetry, which a cold
+    # start loads only when first used.
     from shared.alerts import AlertService
-    from shared.circuit import CircuitBreaker
     from shared.dead_letters import DeadLetterService
     from shared.inbound import InboundService
     from shared.management import ManagementService
@@ -108,61 +182,40 @@ def build(settings: Settings | None = None) -> Container:
     from shared.recovery import RecoveryService
     from shared.resubmission import ResubmissionService
     from shared.staleness import StalenessGuard
-    from shared.throttle import Throttle
     from shared.worker import Worker
 
     settings = settings or Settings()
-    storage = StorageClients(settings, _overrides.get("storage"))
-    integrations = TableIntegrationStore(storage)
-    events = TableEventStore(storage)
-    schedule = TableScheduleStore(storage, integrations)
-    jobs = TableJobStore(storage)
-    bus = _message_bus(settings)
-    platform = HttpPlatformClient(
-        settings.platform_base_url,
-        settings.platform_api_token,
-        settings.platform_timeout_seconds,
-        transport=_overrides.get("transport"),
-        throttle=Throttle(pace) if (pace := settings.platform_max_calls_per_second) else None,
+    a = adapters or azure_adapters(settings)
+    breaker = CircuitBreaker(
+        threshold=settings.circuit_failure_threshold,
+        cooldown=timedelta(seconds=settings.circuit_cooldown_seconds),
+        max_cooldown=timedelta(seconds=settings.circuit_max_cooldown_seconds),
     )
-    recovery = RecoveryService(settings, events, schedule, bus, utcnow)
-    sink = WebhookAlertSink(settings.alert_webhook_url) if settings.alert_webhook_url else None
-    alerts = AlertService(settings, sink, TableAlertLedger(storage), utcnow)
+    recovery = RecoveryService(settings, a.events, a.schedule, a.bus, now, monotonic)
+    alerts = AlertService(settings, a.alert_sink, a.alert_ledger, now)
     return Container(
         settings=settings,
-        storage=storage,
-        bus=bus,
-        platform=platform,
-        jobs=jobs,
-        inbound=InboundService(
-            settings,
-            integrations,
-            events,
-            TableIdempotencyStore(storage, settings.idempotency_window_hours),
-            bus,
-            utcnow,
-        ),
+        storage=a.storage,
+        bus=a.bus,
+        platform=a.platform,
+        jobs=a.jobs,
+        breaker=breaker,
+        inbound=InboundService(settings, a.integrations, a.events, a.idempotency, a.bus, now),
         worker=Worker(
             settings,
-            integrations,
-            events,
-            platform,
-            StalenessGuard(TableEntityVersionStore(storage), utcnow),
-            CircuitBreaker(
-                threshold=settings.circuit_failure_threshold,
-                cooldown=timedelta(seconds=settings.circuit_cooldown_seconds),
-                max_cooldown=timedelta(seconds=settings.circuit_max_cooldown_seconds),
-            ),
-            utcnow,
+            a.integrations,
+            a.events,
+            a.platform,
+            StalenessGuard(a.versions, now, sleep=sleep),
+            breaker,
+            now,
             alerts,
         ),
-        management=ManagementService(
-            settings, integrations, events, secret_store_for(settings), utcnow
-        ),
-        queries=QueryService(settings, integrations, events),
+        management=ManagementService(settings, a.integrations, a.events, a.secrets, now),
+        queries=QueryService(settings, a.integrations, a.events),
         recovery=recovery,
-        resubmission=ResubmissionService(integrations, events, jobs, recovery, utcnow),
-        dead_letters=DeadLetterService(events, utcnow, alerts),
+        resubmission=ResubmissionService(a.integrations, a.events, a.jobs, recovery, now),
+        dead_letters=DeadLetterService(a.events, now, alerts),
     )
 
 

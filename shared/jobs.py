@@ -55,6 +55,15 @@ class AuditEntry:
     job_id: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "actor": self.actor,
+            "action": self.action,
+            "jobId": self.job_id,
+            "eventIds": self.event_ids,
+            "at": iso(self.at),
+        }
+
 
 class JobStore(ABC):
     """Bulk jobs and the audit trail."""
@@ -72,3 +81,7 @@ class JobStore(ABC):
 
     @abstractmethod
     async def audit(self, entry: AuditEntry) -> None: ...
+
+    @abstractmethod
+    async def audit_trail(self, integration_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """An integration's management actions, newest first."""

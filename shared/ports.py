@@ -168,6 +168,18 @@ class MessageBus(ABC):
         return None
 
 
+class StorageAccount(ABC):
+    """The storage account as a whole: one cheap read for the health probe, and the
+    connections to close on shutdown."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Returns if the account answers; raises otherwise."""
+
+    async def close(self) -> None:
+        return None
+
+
 class SecretStore(ABC):
     """Where API keys live (Key Vault in Azure)."""
 

@@ -26,7 +26,7 @@ from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
 from shared.config import Settings
 from shared.errors import TransientError
-from shared.ports import StaleWrite
+from shared.ports import StaleWrite, StorageAccount
 
 TABLES = (
     "integrations",
@@ -62,7 +62,7 @@ class RequestCounter:
         self.requests.clear()
 
 
-class StorageClients:
+class StorageClients(StorageAccount):
     """One table service and one blob service client; tables created on first use."""
 
     def __init__(self, settings: Settings, request_hook: RequestCounter | None = None) -> None:

@@ -100,15 +100,15 @@ class TableJobStore(JobStore):
             )
             trail = []
             async for row in rows:
-                trail.append(
-                    {
-                        "actor": row["actor"],
-                        "action": row["action"],
-                        "jobId": row.get("jobId"),
-                        "eventIds": json.loads(row["eventIds"]),
-                        "at": row["at"].isoformat(),
-                    }
+                entry = AuditEntry(
+                    integration_id,
+                    row["actor"],
+                    row["action"],
+                    json.loads(row["eventIds"]),
+                    row["at"],
+                    row.get("jobId"),
                 )
+                trail.append(entry.to_json())
                 if len(trail) >= limit:
                     break
             return trail

@@ -19,15 +19,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from actions.base import PlatformCall
+from shared.alerts import AlertLedger
 from shared.auth import generate_api_key, hash_key, key_hint
-from shared.circuit import CircuitBreaker
+from shared.bootstrap import Adapters, build
 from shared.clock import epoch_ms, new_event_id, new_integration_id
 from shared.config import Settings
-from shared.dead_letters import DeadLetterService
 from shared.errors import TransientError
-from shared.inbound import InboundRequest, InboundService
+from shared.inbound import InboundRequest
 from shared.jobs import AuditEntry, BulkJob, JobStore
-from shared.management import ManagementService
 from shared.models import (
     Attempt,
     EventStatus,
@@ -50,11 +49,9 @@ from shared.ports import (
     ScheduleStore,
     SecretStore,
     StaleWrite,
+    StorageAccount,
 )
-from shared.recovery import RecoveryService
-from shared.resubmission import ResubmissionService
-from shared.staleness import EntityVersionStore, StalenessGuard, StoredVersion
-from shared.worker import Worker
+from shared.staleness import EntityVersionStore, StoredVersion
 
 START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -540,14 +537,38 @@ def unit_settings(**values: Any) -> Settings:
         "MAX_ITEMS_PER_EVENT": 100,
         "MASKED_FIELDS": "",
         "EVENT_PARTITION_SHARDS": 4,
+        "CIRCUIT_FAILURE_THRESHOLD": 3,
     }
     defaults.update(values)
     return Settings(**defaults)
 
 
+class FakeStorageAccount(StorageAccount):
+    def __init__(self) -> None:
+        self.down = False
+
+    async def ping(self) -> None:
+        if self.down:
+            raise TransientError("Storage is unavailable: ServiceRequestError")
+
+
+class FakeAlertLedger(AlertLedger):
+    """Claims once per (integration, kind, window), like the Table ledger."""
+
+    def __init__(self) -> None:
+        self.claimed: set[tuple[str, str, str]] = set()
+
+    async def claim(self, integration_id: str, kind: str, window: str) -> bool:
+        if (integration_id, kind, window) in self.claimed:
+            return False
+        self.claimed.add((integration_id, kind, window))
+        return True
+
+
 @dataclass
 class World:
-    """Every service of the core on fakes, sharing one clock."""
+    """Every service of the core on fakes, sharing one clock, wired by the same
+    `bootstrap.build` as production."""
 
     settings: Settings = field(default_factory=unit_settings)
     clock: FakeClock = field(default_factory=FakeClock)
@@ -558,39 +579,39 @@ class World:
     platform: FakePlatformClient = field(default_factory=FakePlatformClient)
     versions: FakeEntityVersionStore = field(default_factory=FakeEntityVersionStore)
     secrets: FakeSecretStore = field(default_factory=FakeSecretStore)
-    breaker: CircuitBreaker = field(default_factory=lambda: CircuitBreaker(threshold=3))
     monotonic: FakeMonotonic = field(default_factory=FakeMonotonic)
     jobs: FakeJobStore = field(default_factory=lambda: FakeJobStore())
 
     def __post_init__(self) -> None:
         self.schedule = self.events.schedule
-        self.inbound = InboundService(
+        self.services = build(
             self.settings,
-            self.integrations,
-            self.events,
-            self.idempotency,
-            self.bus,
-            self.clock,
+            Adapters(
+                storage=FakeStorageAccount(),
+                integrations=self.integrations,
+                events=self.events,
+                schedule=self.schedule,
+                idempotency=self.idempotency,
+                versions=self.versions,
+                jobs=self.jobs,
+                alert_ledger=FakeAlertLedger(),
+                alert_sink=None,
+                secrets=self.secrets,
+                bus=self.bus,
+                platform=self.platform,
+            ),
+            now=self.clock,
+            monotonic=self.monotonic,
+            sleep=self.clock.sleep,
         )
-        self.worker = Worker(
-            self.settings,
-            self.integrations,
-            self.events,
-            self.platform,
-            StalenessGuard(self.versions, self.clock, sleep=self.clock.sleep),
-            self.breaker,
-            self.clock,
-        )
-        self.recovery = RecoveryService(
-            self.settings, self.events, self.schedule, self.bus, self.clock, self.monotonic
-        )
-        self.dead_letters = DeadLetterService(self.events, self.clock)
-        self.management = ManagementService(
-            self.settings, self.integrations, self.events, self.secrets, self.clock
-        )
-        self.resubmission = ResubmissionService(
-            self.integrations, self.events, self.jobs, self.recovery, self.clock
-        )
+        self.breaker = self.services.breaker
+        self.inbound = self.services.inbound
+        self.worker = self.services.worker
+        self.recovery = self.services.recovery
+        self.dead_letters = self.services.dead_letters
+        self.management = self.services.management
+        self.resubmission = self.services.resubmission
+        self.queries = self.services.queries
 
     async def integration(self, **overrides: Any) -> tuple[Integration, str]:
         integration, key = make_integration(self.clock, **overrides)
@@ -644,3 +665,7 @@ class FakeJobStore(JobStore):
 
     async def audit(self, entry: AuditEntry) -> None:
         self.entries.append(entry)
+
+    async def audit_trail(self, integration_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        mine = [entry for entry in self.entries if entry.integration_id == integration_id]
+        return [entry.to_json() for entry in reversed(mine)][:limit]

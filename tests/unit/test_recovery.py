@@ -6,7 +6,6 @@ from datetime import timedelta
 from itertools import pairwise
 from typing import Any
 
-from shared.circuit import CircuitBreaker
 from shared.models import EventStatus
 from tests.unit.fakes import World, unit_settings
 
@@ -19,7 +18,7 @@ def stock(sku: str) -> dict[str, Any]:
 
 def world_with(**settings: Any) -> World:
     """A world whose breaker stays closed, so every failure here is a real attempt."""
-    return World(settings=unit_settings(**settings), breaker=CircuitBreaker(threshold=1000))
+    return World(settings=unit_settings(CIRCUIT_FAILURE_THRESHOLD=1000, **settings))
 
 
 async def failed_transiently(world: World, key: str, document: Any = STOCK) -> str:

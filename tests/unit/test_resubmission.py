@@ -7,13 +7,12 @@ from typing import Any
 
 import pytest
 
-from shared.circuit import CircuitBreaker
 from shared.errors import Conflict, NotFound, TransientError, ValidationFailed
 from shared.jobs import BulkJob
 from shared.models import EventStatus, IntegrationEvent
 from shared.ports import EventPage, EventQuery
 from shared.resubmission import JOB_LEASE
-from tests.unit.fakes import World
+from tests.unit.fakes import World, unit_settings
 
 
 def stock(sku: str) -> dict[str, Any]:
@@ -51,7 +50,7 @@ async def test_a_resubmitted_event_is_asked_again_under_a_fresh_key() -> None:
 
 
 async def test_a_dead_lettered_event_gets_a_new_attempt_budget() -> None:
-    world = World(breaker=CircuitBreaker(threshold=100))
+    world = World(settings=unit_settings(CIRCUIT_FAILURE_THRESHOLD=100))
     integration, key = await world.integration()
     world.platform.answer(503).answer(503).answer(503)
     event_id = await world.push(key, stock("A"))

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from actions.base import PlatformCall
-from shared.circuit import CircuitBreaker
 from shared.errors import TransientError
 from shared.masking import REMOVED
 from shared.models import EventStatus, OrderingScope, PlatformExchange
@@ -142,7 +141,7 @@ async def test_exhausted_retries_are_dead_lettered() -> None:
 
 
 async def test_the_integrations_base_delay_applies_to_retries() -> None:
-    world = World(breaker=CircuitBreaker(threshold=100))
+    world = World(settings=unit_settings(CIRCUIT_FAILURE_THRESHOLD=100))
     _, key = await world.integration(retry_base_delay_seconds=0.5)
     for n in range(8):  # with the default 10 s base, 8 draws under 0.5 s are unlikely
         world.platform.answer(503)
