@@ -29,7 +29,7 @@ from shared.adapters.table_integrations import TableIntegrationStore
 from shared.adapters.table_schedule import TableScheduleStore
 from shared.clock import new_event_id, new_integration_id, utcnow
 from shared.config import Settings
-from shared.models import EventStatus, Integration, IntegrationEvent, LastError
+from shared.models import ErrorKind, EventStatus, Integration, IntegrationEvent, LastError
 from shared.recovery import RecoveryService
 
 RESULTS = Path(__file__).resolve().parent / "results" / "timer-reads.json"
@@ -94,7 +94,7 @@ async def measure(connection: str, stored: int, due: int, queue_path: str) -> di
     for _ in range(due):
         event = _event(integration_id, EventStatus.FAILED)
         event.next_retry_at = event.check_at = utcnow() - timedelta(seconds=1)
-        event.last_error = LastError("transient", "platform unavailable", 503)
+        event.last_error = LastError(ErrorKind.TRANSIENT, "platform unavailable", 503)
         retries.append(event)
     await asyncio.gather(*(add(e) for e in settled + retries))
 

@@ -39,11 +39,12 @@ from shared.errors import (
     TransientError,
     Unprocessable,
 )
-from shared.jobs import BulkJob
+from shared.jobs import BulkJob, JobStatus
 from shared.management import CreateIntegration, PatchIntegration
 from shared.masking import mask
 from shared.models import (
     Attempt,
+    AttemptOutcome,
     EventStatus,
     Integration,
     IntegrationEvent,
@@ -460,7 +461,7 @@ def _failed_order() -> tuple[IntegrationEvent, Attempt]:
         number=1,
         started_at=T0 + timedelta(milliseconds=110),
         finished_at=T0 + timedelta(milliseconds=210),
-        outcome="failed",
+        outcome=AttemptOutcome.FAILED,
         error=error.error,
         calls=[logged_call(exchange, [])],
     )
@@ -496,7 +497,7 @@ def _job(status: str, matched: int, resubmitted: int, skipped: int) -> Json:
         requested_by="operator:maria.ops",
         created_at=T0,
         updated_at=T0 + timedelta(seconds=3),
-        status=status,
+        status=JobStatus(status),
         matched=matched,
         resubmitted=resubmitted,
         skipped=skipped,

@@ -16,6 +16,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from shared.config import Settings
@@ -40,18 +41,27 @@ class AlertLedger(ABC):
         """True for the first claim of this window, False afterwards."""
 
 
+class AlertKind(StrEnum):
+    DEAD_LETTERED = "dead-lettered"
+    FAILURE_RATE = "failure-rate"
+
+    @property
+    def headline(self) -> str:
+        return {
+            AlertKind.DEAD_LETTERED: "Integration event needs a person",
+            AlertKind.FAILURE_RATE: "Integration failing often",
+        }[self]
+
+
 @dataclass(frozen=True)
 class Alert:
     integration_id: str
-    kind: str  # "dead-lettered" | "failure-rate"
+    kind: AlertKind
     reason: str
     event_id: str | None = None
 
     def message(self, dashboard_url: str | None) -> dict[str, Any]:
-        title = {
-            "dead-lettered": "Integration event needs a person",
-            "failure-rate": "Integration failing often",
-        }.get(self.kind, "Integration alert")
+        title = self.kind.headline
         link = ""
         if dashboard_url:
             link = f"{dashboard_url.rstrip('/')}/dashboard#integration={self.integration_id}"
@@ -107,11 +117,11 @@ class AlertService:
                 f"{minutes:g} minutes. Latest: "
                 + (event.last_error.message if event.last_error else "see the dashboard.")
             )
-            await self._send(Alert(event.integration_id, "failure-rate", reason))
+            await self._send(Alert(event.integration_id, AlertKind.FAILURE_RATE, reason))
 
     async def dead_lettered(self, event: IntegrationEvent, reason: str) -> None:
         text = f"Event {event.id} ({event.action}, {event.entity_id or 'no entity id'}): {reason}"
-        await self._send(Alert(event.integration_id, "dead-lettered", text, event.id))
+        await self._send(Alert(event.integration_id, AlertKind.DEAD_LETTERED, text, event.id))
 
     async def _send(self, alert: Alert) -> None:
         if self._sink is None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from shared.clock import iso
 from shared.masking import mask, mask_headers, truncate
-from shared.models import Attempt, IntegrationEvent, PlatformExchange
+from shared.models import Attempt, AttemptOutcome, IntegrationEvent, PlatformExchange
 from shared.outcomes import Outcome
 
 
@@ -45,7 +45,7 @@ def attempt_record(
         number=event.attempts,
         started_at=started,
         finished_at=finished,
-        outcome="success" if outcome.succeeded else "failed",
+        outcome=AttemptOutcome.SUCCESS if outcome.succeeded else AttemptOutcome.FAILED,
         error=outcome.error,
         calls=[logged_call(exchange, masked_fields) for exchange in exchanges],
         submission=event.resubmissions,

@@ -5,9 +5,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from shared.clock import iso
+
+
+class JobStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
 
 
 @dataclass
@@ -18,7 +25,7 @@ class BulkJob:
     requested_by: str
     created_at: datetime
     updated_at: datetime
-    status: str = "running"  # running | completed | cancelled
+    status: JobStatus = JobStatus.RUNNING
     matched: int = 0
     resubmitted: int = 0
     skipped: int = 0

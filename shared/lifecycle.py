@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.models import EventStatus, IntegrationEvent, LastError
+from shared.models import ErrorKind, EventStatus, IntegrationEvent, LastError
 from shared.ports import QueueMessage
 from shared.retry import RetryPolicy
 
@@ -68,7 +68,7 @@ def fail(
     event.processing_started_at = None
     event.updated_at = now
     event.next_retry_at = event.check_at = None
-    if error.kind != "transient":
+    if error.kind is not ErrorKind.TRANSIENT:
         return
     delay = policy.next_delay(event.attempts, retry_after)
     if delay is None:
@@ -100,7 +100,7 @@ def dead_letter(event: IntegrationEvent, reason: str, now: datetime) -> None:
     event.processing_started_at = None
     # Not a rejection of the data: the outcome of any platform call is unknown, so a
     # resubmission must keep the idempotency key (see `requeue`).
-    event.last_error = LastError("transient", reason, None)
+    event.last_error = LastError(ErrorKind.TRANSIENT, reason, None)
     event.updated_at = now
 
 
@@ -119,7 +119,11 @@ def requeue(event: IntegrationEvent, now: datetime, *, resubmission: bool = Fals
         # the old rejection being replayed. After a timeout or a crash the change may
         # have been applied: the same key makes the platform replay, not re-apply.
         error = event.last_error
-        if error is not None and error.kind == "permanent" and error.http_status is not None:
+        if (
+            error is not None
+            and error.kind is ErrorKind.PERMANENT
+            and error.http_status is not None
+        ):
             event.key_generation += 1
         event.resubmissions += 1
         event.dead_lettered = False

@@ -23,6 +23,20 @@ class EventStatus(StrEnum):
         return self in (EventStatus.SUCCESS, EventStatus.SKIPPED)
 
 
+class ErrorKind(StrEnum):
+    """Whether a failure is worth retrying by itself, or needs the data fixed."""
+
+    TRANSIENT = "transient"
+    PERMANENT = "permanent"
+
+
+class AttemptOutcome(StrEnum):
+    """What one attempt's platform calls came to (a skip makes no attempt)."""
+
+    SUCCESS = "success"
+    FAILED = "failed"
+
+
 class OrderingScope(StrEnum):
     """What one Service Bus session orders: all of an integration's events, or per entity."""
 
@@ -77,9 +91,12 @@ class Integration:
 class LastError:
     """Why the latest attempt did not succeed, in words the data owner can act on."""
 
-    kind: str  # "transient" | "permanent"
+    kind: ErrorKind
     message: str
     http_status: int | None = None
+
+    def __post_init__(self) -> None:
+        self.kind = ErrorKind(self.kind)  # as stored and as sent: the same two words
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "httpStatus": self.http_status, "message": self.message}
@@ -88,7 +105,11 @@ class LastError:
     def from_json(cls, data: dict[str, Any] | None) -> LastError | None:
         if not data:
             return None
-        return cls(kind=data["kind"], message=data["message"], http_status=data.get("httpStatus"))
+        return cls(
+            kind=ErrorKind(data["kind"]),
+            message=data["message"],
+            http_status=data.get("httpStatus"),
+        )
 
 
 @dataclass
@@ -170,7 +191,7 @@ class Attempt:
     number: int
     started_at: datetime
     finished_at: datetime
-    outcome: str  # success | failed | skipped
+    outcome: AttemptOutcome
     error: LastError | None
     calls: list[dict[str, Any]]
     submission: int = 0  # 0 = the original push, n = the n-th resubmission by a person

@@ -16,7 +16,7 @@ from typing import Any
 from shared.clock import iso, utcnow
 from shared.errors import is_transient_status
 from shared.masking import mask_email_text
-from shared.models import LastError, PlatformExchange
+from shared.models import ErrorKind, LastError, PlatformExchange
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Outcome:
 
     @property
     def transient(self) -> bool:
-        return self.error is not None and self.error.kind == "transient"
+        return self.error is not None and self.error.kind is ErrorKind.TRANSIENT
 
 
 def classify(exchange: PlatformExchange, what: str) -> Outcome:
@@ -35,7 +35,7 @@ def classify(exchange: PlatformExchange, what: str) -> Outcome:
     if exchange.status is None:
         reason = exchange.error or "no response"
         message = f"Could not {what}: {reason} It will be retried."
-        return Outcome(False, LastError("transient", mask_email_text(message), None))
+        return Outcome(False, LastError(ErrorKind.TRANSIENT, mask_email_text(message), None))
     if 200 <= exchange.status < 300:
         return Outcome(True)
     reason = _platform_reason(exchange.response_body)
@@ -43,11 +43,11 @@ def classify(exchange: PlatformExchange, what: str) -> Outcome:
         message = f"Could not {what}: the platform answered {exchange.status} ({reason})."
         return Outcome(
             False,
-            LastError("transient", mask_email_text(message), exchange.status),
+            LastError(ErrorKind.TRANSIENT, mask_email_text(message), exchange.status),
             retry_after_seconds=_retry_after(exchange.response_headers),
         )
     message = f"Cannot {what}: {reason}"
-    return Outcome(False, LastError("permanent", mask_email_text(message), exchange.status))
+    return Outcome(False, LastError(ErrorKind.PERMANENT, mask_email_text(message), exchange.status))
 
 
 # Platform error codes meaning "a record this event names does not exist (yet)".
@@ -77,7 +77,7 @@ def awaiting_earlier_record(outcome: Outcome, until: datetime) -> Outcome:
     )
     return Outcome(
         False,
-        LastError("transient", message, outcome.error.http_status),
+        LastError(ErrorKind.TRANSIENT, message, outcome.error.http_status),
         retry_after_seconds=DEPENDENCY_RETRY_SECONDS,
     )
 

@@ -17,7 +17,7 @@ from typing import Any
 from shared import lifecycle
 from shared.conflicts import on_fresh_copy
 from shared.errors import Conflict, NotFound, TransientError
-from shared.jobs import AuditEntry, BulkJob, JobStore
+from shared.jobs import AuditEntry, BulkJob, JobStatus, JobStore
 from shared.management import parse_body, require_integration
 from shared.models import EventStatus, IntegrationEvent
 from shared.ports import EventStore, IntegrationStore, StaleWrite
@@ -123,8 +123,8 @@ class ResubmissionService:
         async def cancel_fresh_copy() -> BulkJob:
             # A runner may record a page meanwhile: the fresh copy is cancelled.
             job = await self.job(integration_id, job_id)
-            if job.status == "running":
-                job.status, job.updated_at = "cancelled", self._now()
+            if job.status is JobStatus.RUNNING:
+                job.status, job.updated_at = JobStatus.CANCELLED, self._now()
                 await self._jobs.save_job(job)
                 await self._jobs.audit(
                     AuditEntry(
@@ -156,7 +156,7 @@ class ResubmissionService:
         """One page of the job, unless another runner (the request that started it, or
         another timer run) holds it: two runners on one page would count it twice."""
         now = self._now()
-        if job.status != "running" or (job.lease_until and job.lease_until > now):
+        if job.status is not JobStatus.RUNNING or (job.lease_until and job.lease_until > now):
             return
         job.lease_until = now + JOB_LEASE
         try:
@@ -193,7 +193,7 @@ class ResubmissionService:
             raise
         job.continuation_token = page.continuation_token
         if not page.continuation_token:
-            job.status = "completed"
+            job.status = JobStatus.COMPLETED
         await self._release(job, held)
         await self._audit_page(job, done)
 
@@ -228,6 +228,6 @@ class ResubmissionService:
                     )
                     return
                 job.etag = fresh.etag
-                if fresh.status == "cancelled":
-                    job.status = "cancelled"
+                if fresh.status is JobStatus.CANCELLED:
+                    job.status = JobStatus.CANCELLED
         raise Conflict(f"Job {job.id} is changing right now; its next page will catch up.")

@@ -31,7 +31,7 @@ from shared.comm_log import attempt_record
 from shared.config import Settings
 from shared.conflicts import on_fresh_copy
 from shared.errors import TransientError
-from shared.models import Attempt, IntegrationEvent, LastError, PlatformExchange
+from shared.models import Attempt, ErrorKind, IntegrationEvent, LastError, PlatformExchange
 from shared.outcomes import Outcome, awaiting_earlier_record, classify, names_a_missing_record
 from shared.ports import EventStore, IntegrationStore, PlatformClient, StaleWrite
 from shared.retry import RetryPolicy, policy_for
@@ -278,7 +278,7 @@ class Worker:
 
     async def _postpone(self, event: IntegrationEvent, shards: int, until: datetime) -> None:
         error = LastError(
-            "transient",
+            ErrorKind.TRANSIENT,
             "The platform is failing repeatedly; delivery paused to let it recover. "
             "It will be retried automatically.",
             None,

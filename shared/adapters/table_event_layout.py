@@ -26,7 +26,7 @@ from typing import Any
 
 from shared.clock import event_id_time_ms
 from shared.errors import ValidationFailed
-from shared.models import Attempt, EventStatus, IntegrationEvent, LastError
+from shared.models import Attempt, AttemptOutcome, EventStatus, IntegrationEvent, LastError
 
 INVERTED_MS_BASE = 10**13 - 1
 INLINE_PAYLOAD_LIMIT = 30_000  # characters; a string property holds 32K UTF-16 units
@@ -184,7 +184,7 @@ def attempt_from_entity(event_id: str, row: Any) -> Attempt:
         submission=int(submission),
         started_at=row["startedAt"],
         finished_at=row["finishedAt"],
-        outcome=row["outcome"],
+        outcome=AttemptOutcome(row["outcome"]),
         error=LastError.from_json(from_json(row.get("error"))),
         calls=from_json(row.get("calls")) or [],
     )

@@ -14,7 +14,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from shared.adapters.azure_storage import StorageClients, translate_errors, write_entity
 from shared.clock import epoch_ms
-from shared.jobs import AuditEntry, BulkJob, JobStore
+from shared.jobs import AuditEntry, BulkJob, JobStatus, JobStore
 
 INVERTED_MS_BASE = 10**13 - 1
 
@@ -27,7 +27,7 @@ def _to_job(row: Any) -> BulkJob:
         requested_by=row["requestedBy"],
         created_at=row["createdAt"],
         updated_at=row["updatedAt"],
-        status=row["status"],
+        status=JobStatus(row["status"]),
         matched=int(row["matched"]),
         resubmitted=int(row["resubmitted"]),
         skipped=int(row["skipped"]),
@@ -72,7 +72,9 @@ class TableJobStore(JobStore):
     async def running_jobs(self) -> list[BulkJob]:
         await self._storage.ensure_created()
         with translate_errors():
-            rows = self._jobs.query_entities("status eq @s", parameters={"s": "running"})
+            rows = self._jobs.query_entities(
+                "status eq @s", parameters={"s": JobStatus.RUNNING.value}
+            )
             return [_to_job(row) async for row in rows]
 
     async def audit(self, entry: AuditEntry) -> None:

@@ -30,6 +30,7 @@ from shared.errors import ValidationFailed
 from shared.jobs import AuditEntry, BulkJob
 from shared.models import (
     Attempt,
+    ErrorKind,
     EventStatus,
     Integration,
     IntegrationEvent,
@@ -157,7 +158,7 @@ async def test_events_add_get_and_save(storage: StorageClients) -> None:
 
     found.status, found.attempts = EventStatus.FAILED, 2
     found.next_retry_at = BASE + timedelta(seconds=30)
-    found.last_error = LastError("transient", "Could not set stock: 503.", 503)
+    found.last_error = LastError(ErrorKind.TRANSIENT, "Could not set stock: 503.", 503)
     found.result = {"levels": [{"sku": "A"}]}
     found.check_at = found.next_retry_at
     found.resubmissions, found.dead_lettered = 1, True
@@ -352,7 +353,7 @@ async def test_attempts_round_trip(storage: StorageClients) -> None:
         BASE,
         BASE + timedelta(milliseconds=250),
         "failed",
-        LastError("transient", "Could not set 1 price(s): 503.", 503),
+        LastError(ErrorKind.TRANSIENT, "Could not set 1 price(s): 503.", 503),
         calls,
     )
     second = Attempt(

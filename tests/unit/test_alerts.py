@@ -10,7 +10,7 @@ from shared.adapters.webhook import WebhookAlertSink
 from shared.alerts import AlertLedger, AlertService, AlertSink
 from shared.config import Settings
 from shared.errors import TransientError
-from shared.models import EventStatus, LastError
+from shared.models import ErrorKind, EventStatus, LastError
 from tests.unit.fakes import FakeClock, make_event, make_integration
 
 
@@ -47,7 +47,9 @@ def an_event(clock: FakeClock, integration_id: str, status: EventStatus) -> Any:
 
 def failed(clock: FakeClock, integration_id: str = "int_a", dead: bool = False) -> Any:
     event = an_event(clock, integration_id, EventStatus.FAILED)
-    event.last_error = LastError("permanent", "Cannot create order X: SKU 'Y' does not exist", 422)
+    event.last_error = LastError(
+        ErrorKind.PERMANENT, "Cannot create order X: SKU 'Y' does not exist", 422
+    )
     event.dead_lettered = dead
     return event
 

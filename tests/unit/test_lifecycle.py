@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from shared import lifecycle
-from shared.models import EventStatus, IntegrationEvent, LastError
+from shared.models import ErrorKind, EventStatus, IntegrationEvent, LastError
 from shared.retry import RetryPolicy
 from tests.unit.fakes import FakeClock, make_event, make_integration
 
-TRANSIENT = LastError("transient", "Could not set stock: 503.", 503)
-PERMANENT = LastError("permanent", "Cannot set stock: SKU 'X' does not exist", 422)
+TRANSIENT = LastError(ErrorKind.TRANSIENT, "Could not set stock: 503.", 503)
+PERMANENT = LastError(ErrorKind.PERMANENT, "Cannot set stock: SKU 'X' does not exist", 422)
 POLICY = RetryPolicy(max_attempts=3, base_delay=10, max_delay=100)
 LEASE = timedelta(seconds=300)
 
@@ -104,7 +104,7 @@ def test_skip_and_dead_letter() -> None:
     lifecycle.dead_letter(other, "worker crashed", clock())
     assert other.status is EventStatus.FAILED and other.dead_lettered
     assert other.next_retry_at is None
-    assert other.last_error == LastError("transient", "worker crashed", None)
+    assert other.last_error == LastError(ErrorKind.TRANSIENT, "worker crashed", None)
 
 
 def test_requeue_keeps_the_budget_and_resubmission_resets_it() -> None:
@@ -163,7 +163,7 @@ def test_a_resubmission_after_a_rejection_gets_a_fresh_platform_key() -> None:
     """The platform answered 4xx, so nothing was applied: ask the corrected world again
     instead of replaying the stored rejection."""
     event, clock = new_event()
-    rejected = LastError("permanent", "SKU 'X' does not exist", 422)
+    rejected = LastError(ErrorKind.PERMANENT, "SKU 'X' does not exist", 422)
     lifecycle.start_attempt(event, clock(), LEASE)
     lifecycle.fail(event, rejected, RetryPolicy(3, 1, 1), clock())
     lifecycle.requeue(event, clock(), resubmission=True)
