@@ -29,9 +29,9 @@ from typing import Any
 
 from shared import lifecycle, telemetry
 from shared.alerts import AlertService
-from shared.errors import TransientError
+from shared.errors import TransientError, UnreadableMessage
 from shared.ports import EventStore
-from shared.worker import EventRef, UnreadableMessage
+from shared.worker import EventRef
 
 log = logging.getLogger("integrations.deadletters")
 

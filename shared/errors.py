@@ -1,6 +1,8 @@
 """Errors the core raises, and the only ones callers branch on.
 
     IntegrationsError
+    ├── StaleWrite                   the record changed since it was read: read afresh, decide again
+    ├── UnreadableMessage            a queue message this product did not write: dead-letter it
     ├── RequestError                 the caller's request cannot be served (maps to 4xx)
     │   ├── ValidationFailed         400, with per-field details
     │   ├── Unauthenticated          401
@@ -40,6 +42,15 @@ class FieldProblem:
 
 class IntegrationsError(Exception):
     """Base of every error the core raises on purpose."""
+
+
+class StaleWrite(IntegrationsError):
+    """Someone else changed the record since it was read (optimistic concurrency); see
+    `shared.conflicts.on_fresh_copy` for the one way the core answers it."""
+
+
+class UnreadableMessage(IntegrationsError):
+    """The queue message is not one this product wrote; it belongs in the dead-letter queue."""
 
 
 @dataclass

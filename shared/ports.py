@@ -12,11 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from actions.base import PlatformCall
+from shared.errors import StaleWrite as StaleWrite  # the adapters raise it; defined with its kin
 from shared.models import Attempt, Integration, IntegrationEvent, PlatformExchange
-
-
-class StaleWrite(Exception):
-    """Someone else changed the record since it was read (optimistic concurrency)."""
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from shared.circuit import CircuitBreaker
 from shared.comm_log import attempt_record
 from shared.config import Settings
 from shared.conflicts import on_fresh_copy
-from shared.errors import TransientError
+from shared.errors import TransientError, UnreadableMessage
 from shared.models import Attempt, ErrorKind, IntegrationEvent, LastError, PlatformExchange
 from shared.outcomes import Outcome, awaiting_earlier_record, classify, names_a_missing_record
 from shared.ports import EventStore, IntegrationStore, PlatformClient, StaleWrite
@@ -42,10 +42,6 @@ log = logging.getLogger("integrations.worker")
 REBASE_ATTEMPTS = 3
 FRESH_COPY_ATTEMPTS = 5
 SUPERSEDED = "A newer event for the same records already succeeded; nothing to apply."
-
-
-class UnreadableMessage(Exception):
-    """The queue message is not one this product wrote; it belongs in the dead-letter queue."""
 
 
 @dataclass(frozen=True)
