@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser run test lint typecheck check-infra smoke clean
+.PHONY: setup browser run test bench lint typecheck check-infra smoke clean
 
 setup: $(STAMP) node_modules/.bin/azurite
 
@@ -29,6 +29,11 @@ run: setup
 
 test: setup browser lint typecheck
 	$(PY) -m pytest -q
+
+# Figures against their targets, each on a local stack of its own (free ports, temporary
+# folders; a running `make run` is not touched). Slow (several minutes), so not in `test`.
+bench: setup
+	$(PY) -m benchmarks
 
 lint: setup
 	$(VENV)/bin/ruff check .

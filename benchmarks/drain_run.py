@@ -1,0 +1,197 @@
+"""One drain: push N single-SKU events to a new integration as fast as the clients can,
+wait until every one has settled, and measure events/s and the CPU it took.
+
+The rate counts from the first event's acceptance (its `createdAt`) to the last
+settlement (the newest `updatedAt`), both stamped by the product, so how often this
+module polls does not change the figure. While waiting it polls the sandbox's request
+counter (cheap) and asks the product's counts only when the platform has seen about
+every event, so the polling adds little work to the drain it measures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from benchmarks import load
+from benchmarks.stack import BenchStack
+
+DONE = ("success", "skipped")  # a drained event; "failed" means something went wrong
+TIMEOUT_SECONDS = float(os.environ.get("BENCH_DRAIN_TIMEOUT_SECONDS", "600"))
+
+
+async def set_platform_latency(stack: BenchStack, latency_ms: int) -> None:
+    faults = {"errorRate": 0, "latencyMs": latency_ms, "down": False, "rateLimitPerSecond": None}
+    async with httpx.AsyncClient(base_url=stack.sandbox, timeout=30) as http:
+        (await http.put("/_sandbox/faults", json=faults)).raise_for_status()
+
+
+async def platform_calls(http: httpx.AsyncClient) -> int:
+    stats = (await http.get("/_sandbox/state")).json()["stats"]
+    return int(stats["applied"]) + int(stats["replayed"]) + int(stats["rejected"])
+
+
+async def counts(http: httpx.AsyncClient, token: str, integration_id: str) -> dict[str, int]:
+    answer = await http.post(
+        "/v1/integrations/events/counts",
+        json={"integrationId": integration_id},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    answer.raise_for_status()
+    return dict(answer.json()["counts"])
+
+
+async def wait_settled(
+    stack: BenchStack, integration_id: str, events: int, start_calls: int, within_seconds: float
+) -> tuple[dict[str, int], bool]:
+    """Counts per status once every event has an outcome (success, skipped or failed:
+    the platform has no faults, so a failure is a finding, not something to wait out),
+    and whether that happened within the time given. `start_calls`: the platform's
+    request count before the first event was pushed."""
+    deadline = time.monotonic() + within_seconds
+    async with (
+        httpx.AsyncClient(base_url=stack.sandbox, timeout=30) as sandbox,
+        httpx.AsyncClient(base_url=stack.api, timeout=60) as api,
+    ):
+        last_calls = start_calls
+        last_change = last_check = time.monotonic()
+        while time.monotonic() < deadline:
+            calls = await platform_calls(sandbox)
+            now = time.monotonic()
+            if calls != last_calls:
+                last_calls, last_change = calls, now
+            # skipped events never reach the platform: ask the product once calls stall
+            nearly = calls - start_calls >= events or now - last_change > 2
+            if (nearly and now - last_check > 2) or now - last_check > 15:
+                last_check = now
+                found = await counts(api, stack.token, integration_id)
+                if sum(found.get(status, 0) for status in (*DONE, "failed")) >= events:
+                    return found, True
+            await asyncio.sleep(0.25)
+        return await counts(api, stack.token, integration_id), False
+
+
+async def all_events(stack: BenchStack, integration_id: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    token: str | None = None
+    async with httpx.AsyncClient(base_url=stack.api, timeout=60) as http:
+        while True:
+            body: dict[str, Any] = {"integrationId": integration_id, "limit": 500}
+            if token:
+                body["continuationToken"] = token
+            answer = await http.post(
+                "/v1/integrations/events/filter", json=body, headers=stack.admin_headers()
+            )
+            answer.raise_for_status()
+            page = answer.json()
+            found += page["events"]
+            token = page.get("continuationToken")
+            if not token:
+                return found
+
+
+def _at(stamp: str) -> float:
+    return datetime.fromisoformat(stamp).timestamp()
+
+
+def rates(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Over the drained events: events/s from the first acceptance to the last
+    settlement, and over the part after the last acceptance (the worker alone, nothing
+    else arriving)."""
+    done = [event for event in events if event["status"] in DONE]
+    if not done:
+        return {"drained": 0, "eventsPerSecond": None, "eventsPerSecondAfterLastAccept": None}
+    accepted = sorted(_at(event["createdAt"]) for event in done)
+    settled = sorted(_at(event["updatedAt"]) for event in done)
+    first, last_accept, last_settled = accepted[0], accepted[-1], settled[-1]
+    after = [moment for moment in settled if moment > last_accept]
+    alone = last_settled - last_accept
+    return {
+        "drained": len(done),
+        "drainSeconds": round(last_settled - first, 2),
+        "eventsPerSecond": round(len(done) / (last_settled - first), 2),
+        "acceptSeconds": round(last_accept - first, 2),
+        "settledAfterLastAccept": len(after),
+        "eventsPerSecondAfterLastAccept": round(len(after) / alone, 2) if alone > 0 else None,
+    }
+
+
+def failures(stored: list[dict[str, Any]]) -> dict[str, Any]:
+    """Events that ended failed: how many, how many of them transiently (a retry is due),
+    and the first reason."""
+    errors = [event.get("lastError") or {} for event in stored if event["status"] == "failed"]
+    return {
+        "count": len(errors),
+        "transient": sum(1 for error in errors if error.get("kind") == "transient"),
+        "firstError": errors[0].get("message") if errors else None,
+    }
+
+
+def trouble(run: dict[str, Any]) -> str | None:
+    """Why a drain's rate is no figure of the product, if it is not. A few transient
+    failures (at most 1 %) leave the rate standing: they wait for a retry, are not
+    counted in it, and are reported beside it."""
+    failed = run["failed"]
+    if failed["count"] > failed["transient"] or failed["count"] > run["events"] // 100:
+        return f"{failed['count']} of {run['events']} events failed ({failed['firstError']})"
+    if not run["complete"]:
+        return f"only {run['drained']} of {run['events']} events drained in {TIMEOUT_SECONDS:.0f} s"
+    return None
+
+
+def remark(run: dict[str, Any]) -> str:
+    """What a reader of the rate should know besides it, if anything."""
+    why_not, failed = trouble(run), run["failed"]
+    if why_not:
+        return f"; not a figure of the product: {why_not}"
+    if failed["count"]:
+        return (
+            f"; {failed['count']} event(s) failed transiently, waiting for a retry and not "
+            f"counted ({failed['firstError']})"
+        )
+    return ""
+
+
+async def drain(
+    stack: BenchStack, scope: str, events: int, latency_ms: int, clients: int = 32
+) -> dict[str, Any]:
+    """Push `events` events to a new integration with this ordering scope and measure."""
+    await set_platform_latency(stack, latency_ms)
+    async with load.client(stack.api) as http:
+        integration_id, key = await load.new_integration(
+            http, stack.token, f"Drain {scope} {latency_ms} ms", ordering_scope=scope
+        )
+    async with httpx.AsyncClient(base_url=stack.sandbox, timeout=30) as sandbox:
+        start_calls = await platform_calls(sandbox)
+    processes = ("local.host", "local.sandbox", "azurite")
+    before = stack.cpu(*processes)
+    async with load.Clients(stack.api) as pool:
+        pushed = await load.push_all(pool, key, events, clients)
+    statuses, complete = await wait_settled(
+        stack, integration_id, events, start_calls, TIMEOUT_SECONDS
+    )
+    cpu = stack.cpu(*processes).since(before)
+    stored = await all_events(stack, integration_id)
+    run = {
+        "orderingScope": scope,
+        "platformLatencyMs": latency_ms,
+        "events": events,
+        "complete": complete,
+        **rates(stored),
+        "pushSeconds": round(pushed.seconds, 2),
+        "statuses": {status: count for status, count in statuses.items() if count},
+        "failed": failures(stored),
+        "cpu": cpu,
+    }
+    print(
+        f"{scope:>11} ordering, platform {latency_ms} ms: {run['drained']} of {events} events "
+        f"drained, {run['eventsPerSecond']} events/s over {run.get('drainSeconds')} s, CPU "
+        f"{cpu['share']:.0%} of {cpu['cores']} cores"
+        + (f"; {trouble(run)}" if trouble(run) else "")
+    )
+    return run
