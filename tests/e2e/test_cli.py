@@ -172,7 +172,12 @@ def test_ctrl_c_during_a_bulk_job_offers_to_cancel_it(
 
     asked: list[str] = []
     monkeypatch.setattr(bulk, "sleep", interrupt)
-    monkeypatch.setattr(bulk, "ask_to_cancel", lambda ctx, job_id: asked.append(job_id) or True)
+
+    def ask_to_cancel(ctx: object, job_id: str) -> bool:
+        asked.append(job_id)
+        return True
+
+    monkeypatch.setattr(bulk, "ask_to_cancel", ask_to_cancel)
     with Api(settings_from(stack.api, ADMIN, "cli-test")) as api:
         from rich.console import Console
 

@@ -27,9 +27,10 @@ from shared.auth import generate_api_key, hash_key, key_hint
 from shared.clock import new_event_id
 from shared.config import Settings
 from shared.errors import ValidationFailed
-from shared.jobs import AuditEntry, BulkJob
+from shared.jobs import AuditEntry, BulkJob, JobStatus
 from shared.models import (
     Attempt,
+    AttemptOutcome,
     ErrorKind,
     EventStatus,
     Integration,
@@ -46,7 +47,7 @@ BASE = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 @pytest_asyncio.fixture
 async def storage(azurite: str) -> AsyncIterator[StorageClients]:
-    clients = StorageClients(Settings(**{"AzureWebJobsStorage": azurite}))
+    clients = StorageClients(Settings.model_validate({"AzureWebJobsStorage": azurite}))
     yield clients
     await clients.close()
 
@@ -352,12 +353,18 @@ async def test_attempts_round_trip(storage: StorageClients) -> None:
         1,
         BASE,
         BASE + timedelta(milliseconds=250),
-        "failed",
+        AttemptOutcome.FAILED,
         LastError(ErrorKind.TRANSIENT, "Could not set 1 price(s): 503.", 503),
         calls,
     )
     second = Attempt(
-        event_id, 2, BASE + timedelta(minutes=1), BASE + timedelta(minutes=1), "success", None, []
+        event_id,
+        2,
+        BASE + timedelta(minutes=1),
+        BASE + timedelta(minutes=1),
+        AttemptOutcome.SUCCESS,
+        None,
+        [],
     )
     integration_id = new_id()
     recorded = event(integration_id, BASE, id=event_id)
@@ -390,7 +397,7 @@ async def test_an_event_its_check_and_its_attempt_are_written_all_or_nothing(
     recorded.check_at = now + timedelta(minutes=5)
     await store.save(recorded, 2)
     stale.status, stale.check_at = EventStatus.SUCCESS, None
-    attempt = Attempt(recorded.id, 1, BASE, BASE, "success", None, [])
+    attempt = Attempt(recorded.id, 1, BASE, BASE, AttemptOutcome.SUCCESS, None, [])
     with pytest.raises(StaleWrite):
         await store.save(stale, 2, attempt)
     assert await store.attempts(owner.id, recorded.id, 2) == []
@@ -509,7 +516,7 @@ async def test_jobs_round_trip_and_running_ones_are_listed(storage: StorageClien
     await store.save_job(job)
     assert await store.get_job(integration_id, job.id) == job
     assert job.id in {j.id for j in await store.running_jobs()}
-    job.status, job.continuation_token = "completed", None
+    job.status, job.continuation_token = JobStatus.COMPLETED, None
     await store.save_job(job)
     assert await store.get_job(integration_id, job.id) == job
     assert job.id not in {j.id for j in await store.running_jobs()}
@@ -528,7 +535,7 @@ async def test_a_job_is_saved_only_over_the_copy_it_was_read_from(storage: Stora
     assert first is not None and second is not None
     first.lease_until = BASE + timedelta(minutes=5)
     await store.save_job(first)
-    second.status = "cancelled"
+    second.status = JobStatus.CANCELLED
     with pytest.raises(StaleWrite):
         await store.save_job(second)
     stored = await store.get_job(integration_id, job.id)

@@ -37,7 +37,7 @@ class MemoryLedger(AlertLedger):
 def service(clock: FakeClock, **settings: Any) -> tuple[AlertService, RecordingSink]:
     values = {"DASHBOARD_URL": "https://ops.example/", "ALERT_MIN_ATTEMPTS": 4} | settings
     sink = RecordingSink()
-    return AlertService(Settings(**values), sink, MemoryLedger(), clock), sink
+    return AlertService(Settings.model_validate(values), sink, MemoryLedger(), clock), sink
 
 
 def an_event(clock: FakeClock, integration_id: str, status: EventStatus) -> Any:

@@ -40,7 +40,7 @@ from shared.adapters.table_integrations import to_entity as integration_row
 from shared.adapters.table_versions import TableEntityVersionStore, version_partition
 from shared.config import Settings
 from shared.inbound import entity_session
-from shared.models import Attempt, EventStatus, Integration, IntegrationEvent
+from shared.models import Attempt, AttemptOutcome, EventStatus, Integration, IntegrationEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 CAPACITY_DOC = ROOT / "docs" / "capacity.md"
@@ -197,7 +197,9 @@ async def test_the_entities_are_what_the_stores_write() -> None:
     await events.add(event, EVENT_SHARDS)
     lifecycle.start_attempt(event, now, timedelta(minutes=10))
     lifecycle.succeed(event, {}, now)
-    await events.save(event, EVENT_SHARDS, Attempt(event.id, 1, now, now, "success", None, []))
+    await events.save(
+        event, EVENT_SHARDS, Attempt(event.id, 1, now, now, AttemptOutcome.SUCCESS, None, [])
+    )
     assert storage.recorded.transactions == [ACCEPT[1].entities, OUTCOME.entities]
 
     # A record with a stored version: one read before the platform call, one

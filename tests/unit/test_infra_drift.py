@@ -105,7 +105,7 @@ SHARED_KEY_MARKERS = ("AccountKey=", "SharedAccessKey=", "listKeys(", "listConne
 
 @cache
 def parse(path: Path) -> dict[str, Any]:
-    tree: dict[str, Any] = BicepParser().parse(file_path=path)
+    tree: dict[str, Any] = dict(BicepParser().parse(file_path=path))
     return tree
 
 

@@ -531,7 +531,7 @@ async def test_a_record_claimed_by_an_older_event_in_flight_is_applied_after_it(
     await world.push(key, stock(("B", 9)))
     newer_message = world.bus.sent[-1]
     assert older_message.session_id != newer_message.session_id
-    gate, applied = asyncio.Event(), []
+    gate, applied = asyncio.Event(), list[tuple[str, int]]()
     real_call = world.platform.call
 
     async def call(platform_call: PlatformCall, idempotency_key: str) -> PlatformExchange:
