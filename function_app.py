@@ -146,6 +146,11 @@ async def dashboard(req: func.HttpRequest) -> func.HttpResponse:
     return await _serve(http_api.dashboard, req)
 
 
+@app.route(route="dashboard/{file}", methods=["GET"])
+async def dashboard_file(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve(http_api.dashboard_file, req)
+
+
 @app.route(route="openapi.json", methods=["GET"])
 async def openapi(req: func.HttpRequest) -> func.HttpResponse:
     return await _serve(http_api.openapi, req)

@@ -1084,6 +1084,37 @@ def paths(ex: dict[str, Json]) -> Json:
             )
             | {"security": public},
         },
+        "/dashboard/{file}": {
+            "parameters": [
+                {
+                    "name": "file",
+                    "in": "path",
+                    "required": True,
+                    "description": "One of the page's own files; any other name is 404.",
+                    "schema": {"type": "string", "enum": sorted(http_api.DASHBOARD_FILES)},
+                    "example": "dashboard.js",
+                }
+            ],
+            "get": operation(
+                "dashboardFile",
+                "operations",
+                "The operations page's stylesheet and script",
+                "The files `GET /dashboard` loads. Sent with `Cache-Control: no-cache` and an "
+                "`ETag`: the browser checks them again on every load, so the page never runs "
+                "with a script from another version. No token needed.",
+                role=None,
+                ok=(
+                    "200",
+                    "The file.",
+                    {
+                        media.split(";")[0]: {"schema": {"type": "string"}}
+                        for media in http_api.DASHBOARD_FILES.values()
+                    },
+                ),
+                errors="404",
+            )
+            | {"security": public},
+        },
         "/openapi.json": {
             "get": operation(
                 "openapi",
@@ -1144,6 +1175,9 @@ def build() -> Json:
     document_paths["/health"]["get"]["responses"]["503"] = {
         "description": "A dependency is unavailable.",
         "content": json_content("Health", ex["degraded"]),
+    }
+    document_paths["/dashboard/{file}"]["get"]["responses"]["304"] = {
+        "description": "Unchanged since the `ETag` sent in `If-None-Match`; no body.",
     }
     schemas = {**model_schemas(), **inbound_schemas(), **response_schemas()}
     return {

@@ -6,6 +6,7 @@ back; everything else (auth, roles, parsing, error mapping) happens here.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,13 @@ from typing import Any
 
 from shared.auth import require_role
 from shared.bootstrap import Container
-from shared.errors import RequestError, TransientError, UnsupportedMediaType, ValidationFailed
+from shared.errors import (
+    NotFound,
+    RequestError,
+    TransientError,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from shared.models import Role
 from shared.ports import StaleWrite
 
@@ -208,18 +215,36 @@ async def health(services: Container, request: ApiRequest) -> ApiResponse:
 
 
 WEB = Path(__file__).resolve().parent / "web"
+# The page's own files under /dashboard/ and their types; no other name is served.
+DASHBOARD_FILES = {
+    "dashboard.css": "text/css; charset=utf-8",
+    "dashboard.js": "text/javascript; charset=utf-8",
+}
+PAGE_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
 async def dashboard(services: Container, request: ApiRequest) -> ApiResponse:
     """The operations page; it asks for a token itself and then calls the read API."""
     page = (WEB / "dashboard.html").read_text()
-    headers = {
-        "Content-Type": "text/html; charset=utf-8",
-        "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-    }
-    return ApiResponse(200, page, headers)
+    headers = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+    return ApiResponse(200, page, headers | PAGE_HEADERS)
+
+
+@guarded
+async def dashboard_file(services: Container, request: ApiRequest) -> ApiResponse:
+    """The page's stylesheet or script. Browsers check them again on every load
+    (`no-cache`, answered 304 while the `ETag` holds), so a page never runs with a
+    script older or newer than the one deployed with it."""
+    name = request.route_params.get("file", "")
+    if name not in DASHBOARD_FILES:
+        raise NotFound(f"The dashboard has no file {name[:100]!r}.")
+    content = (WEB / name).read_bytes()
+    tag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
+    headers = {"Content-Type": DASHBOARD_FILES[name], "Cache-Control": "no-cache", "ETag": tag}
+    held = (request.header("if-none-match") or "").split(",")
+    if {tag, "*"} & {value.strip().removeprefix("W/") for value in held}:
+        return ApiResponse(304, b"", headers | PAGE_HEADERS)
+    return ApiResponse(200, content, headers | PAGE_HEADERS)
 
 
 async def openapi(services: Container, request: ApiRequest) -> ApiResponse:

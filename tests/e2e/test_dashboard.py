@@ -300,3 +300,42 @@ def test_data_from_the_api_is_shown_as_text_never_run_as_html(stack: Stack, page
     expect(page.get_by_test_id("detail")).to_contain_text(str(failed["id"]))
     assert page.locator("img, b").count() == 0
     assert page.evaluate("window.__pwned") is None
+
+
+def test_the_page_loads_its_stylesheet_and_script_from_the_product(
+    stack: Stack, page: Page
+) -> None:
+    html = stack.http.get(f"{stack.api}/dashboard").text
+    assert "<style" not in html.lower()
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, re.IGNORECASE | re.DOTALL)
+    assert scripts, "the page loads no script"
+    assert all("src=" in attributes and not code.strip() for attributes, code in scripts)
+    assert not re.search(r"\son[a-z]+\s*=", html, re.IGNORECASE), "an inline event handler"
+
+    served: dict[str, str] = {}
+    page.on("response", lambda answer: served.update({answer.url: answer.headers["content-type"]}))
+    page.goto(f"{stack.api}/dashboard")
+    expect(page.get_by_test_id("token-form")).to_be_visible()  # the script ran
+    background = "getComputedStyle(document.documentElement).getPropertyValue('--bg').trim()"
+    assert page.evaluate(background) == "#f4f6f9"  # the stylesheet applied
+    assert served[f"{stack.api}/dashboard/dashboard.css"].startswith("text/css")
+    assert served[f"{stack.api}/dashboard/dashboard.js"].startswith("text/javascript")
+
+
+def test_the_page_files_are_checked_again_on_each_load(stack: Stack) -> None:
+    first = stack.http.get(f"{stack.api}/dashboard/dashboard.js")
+    assert first.status_code == 200
+    assert first.headers["cache-control"] == "no-cache"
+    assert first.headers["x-content-type-options"] == "nosniff"
+    again = {"If-None-Match": first.headers["etag"]}
+    assert stack.http.get(f"{stack.api}/dashboard/dashboard.js", headers=again).status_code == 304
+    assert stack.http.get(f"{stack.api}/dashboard", headers=again).status_code == 200
+    assert stack.http.get(f"{stack.api}/dashboard").headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    "name", ["dashboard.html", "openapi.json", "http_api.py", "DASHBOARD.JS", "..", "%2e%2e"]
+)
+def test_no_other_name_is_served_under_dashboard(stack: Stack, name: str) -> None:
+    answer = stack.http.get(f"{stack.api}/dashboard/{name}")
+    assert answer.status_code == 404, answer.text

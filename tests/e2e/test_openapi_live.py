@@ -137,6 +137,9 @@ def test_live_answers_have_the_documented_statuses_and_shapes(
 
     check("/health", "get", stack.http.get(stack.api + "/health"), 200)
     check("/dashboard", "get", stack.http.get(stack.api + "/dashboard"), 200)
+    page_file = "/dashboard/{file}"
+    check(page_file, "get", stack.http.get(stack.api + "/dashboard/dashboard.js"), 200)
+    check(page_file, "get", stack.http.get(stack.api + "/dashboard/dashboard.html"), 404)
     check("/openapi.json", "get", stack.http.get(stack.api + "/openapi.json"), 200)
 
 

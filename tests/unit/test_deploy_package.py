@@ -39,6 +39,8 @@ TOP_LEVEL = {"function_app.py", "host.json", "requirements.txt"}
 DATA_FILES = {
     "shared/platform_openapi.json",
     "shared/web/dashboard.html",
+    "shared/web/dashboard.css",
+    "shared/web/dashboard.js",
     "shared/web/openapi.json",
 }
 NEVER_DEPLOYED = (

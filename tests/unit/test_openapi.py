@@ -118,7 +118,7 @@ def test_every_operation_says_who_may_call_it() -> None:
         if path == "/integrations/custom/inbound":
             assert security == [{"integrationApiKey": []}], where
         elif security == [{}]:
-            assert path in {"/health", "/dashboard", "/openapi.json"}, where
+            assert path in {"/health", "/dashboard", "/dashboard/{file}", "/openapi.json"}, where
         else:
             assert security == [{"managementToken": []}], where
             role = operation["x-required-role"]
