@@ -247,6 +247,16 @@ class Settings(BaseSettings):
         alias="APPLICATIONINSIGHTS_CONNECTION_STRING",
         description="Turns on OpenTelemetry export to Application Insights.",
     )
+    telemetry_sampling_ratio: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        alias="TELEMETRY_SAMPLING_RATIO",
+        description=(
+            "Share of events whose whole trace is exported (by trace id); failures, their "
+            "retries, warnings and metrics are always exported."
+        ),
+    )
 
     @field_validator(
         "management_token", "operator_token", "reader_token", "platform_api_token", mode="after"

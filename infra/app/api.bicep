@@ -87,6 +87,10 @@ var appSettings = {
   // Telemetry with Entra ID (local auth is off on Application Insights).
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // Share of events traced whole, failures always kept: shared/config.py's default (a test
+  // holds them equal; change it with appSettingOverrides). What Flex Consumption rejects
+  // and is therefore absent here: docs/deploy.md#settings-checked-against-flex-consumption.
+  TELEMETRY_SAMPLING_RATIO: '0.1'
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
