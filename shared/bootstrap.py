@@ -19,29 +19,29 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.circuit import CircuitBreaker
 from shared.clock import utcnow
-from shared.config import Settings
-from shared.ports import (
-    EventStore,
-    IdempotencyStore,
-    IntegrationStore,
-    MessageBus,
-    PlatformClient,
-    ScheduleStore,
-    SecretStore,
-    StorageAccount,
-)
 
 if TYPE_CHECKING:
     import httpx
 
     from shared.adapters.azure_storage import RequestCounter
     from shared.alerts import AlertLedger, AlertSink
+    from shared.circuit import CircuitBreaker
+    from shared.config import Settings
     from shared.dead_letters import DeadLetterService
     from shared.inbound import InboundService
     from shared.jobs import JobStore
     from shared.management import ManagementService
+    from shared.ports import (
+        EventStore,
+        IdempotencyStore,
+        IntegrationStore,
+        MessageBus,
+        PlatformClient,
+        ScheduleStore,
+        SecretStore,
+        StorageAccount,
+    )
     from shared.queries import QueryService
     from shared.recovery import RecoveryService
     from shared.resubmission import ResubmissionService
@@ -172,9 +172,11 @@ def build(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Container:
     """The services over `adapters` (Azure's by default). Tests pass fakes and a clock."""
-    # Imported here, not at the top: the services bring OpenTelemetry, which a cold
-    # start loads only when first used.
+    # Imported here, not at the top: the services bring pydantic models and
+    # OpenTelemetry, which a cold start loads only when first used.
     from shared.alerts import AlertService
+    from shared.circuit import CircuitBreaker
+    from shared.config import Settings
     from shared.dead_letters import DeadLetterService
     from shared.inbound import InboundService
     from shared.management import ManagementService
