@@ -110,6 +110,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_78:Flex Consumption offers no FTP(S) and rejects siteConfig.ftpsState; publishing credentials are off.
   // checkov:skip=CKV_AZURE_17:Callers authenticate with per-integration API keys and management tokens (the public contract); client certificates are not part of it.
   // checkov:skip=CKV_AZURE_212:numberOfWorkers is a dedicated-plan setting; Flex Consumption adds instances per load and is zone-redundant by platform.
   // checkov:skip=CKV_AZURE_213:App Service health check (instance eviction) is not used on Flex Consumption, which manages its instances; GET /health serves probes and the ops dashboard.
@@ -174,7 +175,6 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       remoteDebuggingEnabled: false
       cors: {

@@ -12,7 +12,7 @@ param tags object = {}
 @maxValue(730)
 param retentionInDays int = 30
 
-@description('Daily ingestion cap in GB (-1 = none): bounds what a runaway log loop can cost. About 4.5 GB/day at 2M events/day (docs/deploy.md).')
+@description('Daily ingestion cap in GB (-1 = none): bounds what a runaway log loop can cost. About 5.7 GB/day at 2M events/day (docs/deploy.md).')
 param dailyQuotaGb int = 10
 
 resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {

@@ -19,8 +19,6 @@ import json
 import re
 from typing import Any
 
-import pytest
-
 from shared.config import Settings
 from tests.unit.test_infra_drift import (
     API_MODULE,
@@ -129,12 +127,6 @@ def test_no_site_property_flex_rejects_other_than_ftps_state() -> None:
     assert found <= {"ftpsstate"}, f"Flex Consumption does not take {sorted(found)}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="siteConfig.ftpsState is still set in infra/app/api.bicep; Flex lists it as "
-    "'FTPS not supported' and ARM rejects it with 51021 where that check is rolled out "
-    "(docs/deploy.md#settings-checked-against-flex-consumption). Drop this mark with it.",
-)
 def test_ftps_state_is_not_set() -> None:
     assert "ftpsstate" not in site_property_names()
 
