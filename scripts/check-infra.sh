@@ -50,12 +50,14 @@ import json, sys
 
 data = json.load(open(sys.argv[1]))
 runs = data if isinstance(data, list) else [data]
-failed = skipped = passed = unexplained = 0
+failed = skipped = passed = unexplained = unparsed = 0
 for run in runs:
     if "summary" not in run:  # nothing scanned
         continue
     passed += run["summary"]["passed"]
     failed += run["summary"]["failed"]
+    # A file checkov cannot parse is skipped silently: every check in it would be missing.
+    unparsed += run["summary"].get("parsing_errors", 0)
     for check in run["results"].get("skipped_checks", []):
         skipped += 1
         reason = (check.get("check_result") or {}).get("suppress_comment", "")
@@ -67,9 +69,9 @@ if passed + failed == 0:
     sys.exit(1)
 print(
     f"checkov: {passed} passed, {failed} failed, {skipped} skipped "
-    f"({unexplained} without an inline reason)"
+    f"({unexplained} without an inline reason), {unparsed} file(s) not parsed"
 )
-sys.exit(1 if failed or unexplained else 0)
+sys.exit(1 if failed or unexplained or unparsed else 0)
 PY
 
 echo
