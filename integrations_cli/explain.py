@@ -18,9 +18,7 @@ from integrations_cli.render import status_text, when
 def plain_words(event: dict[str, Any]) -> Text:
     """What happened and what a person can do about it."""
     status, error = event.get("status"), event.get("lastError") or {}
-    attempts, most = event.get("attempts", 0), event.get("maxAttempts", "?")
-    message, http = str(error.get("message") or ""), error.get("httpStatus")
-    code = f" (HTTP {http})" if http else ""
+    attempts, message = event.get("attempts", 0), str(error.get("message") or "")
     if status == "success":
         result = json.dumps(event.get("result") or {}, ensure_ascii=False)
         return Text(f"Applied to the platform after {attempts} attempt(s). Records: {result}")
@@ -32,25 +30,12 @@ def plain_words(event: dict[str, Any]) -> Text:
         reason = event.get("skippedReason") or "a newer event for the same entity was applied"
         return Text(f"Skipped: {reason}. Nothing to do.", style="yellow")
     text = Text(message or "Failed.", style="bold red")
-    if error.get("kind") == "permanent":
-        text.append(
-            f"\nThe platform rejected the data{code}. Retrying the same data will fail again: "
-            "fix it at the source and send a corrected event, or fix the platform side "
-            "(e.g. create the missing record) and resubmit this event.",
-            style="default",
-        )
-    elif event.get("nextRetryAt"):
-        text.append(
-            f"\nThe platform was unavailable{code}. Attempt {attempts} of {most}; the next "
-            f"automatic retry is at {when(event['nextRetryAt'])}. Nothing to do yet.",
-            style="default",
-        )
-    else:
-        text.append(
-            f"\nThe platform was unavailable{code} and the {attempts} automatic attempt(s) are "
-            "used up. Resubmit once the platform is healthy again.",
-            style="default",
-        )
+    advice = event.get("advice") or {}
+    if advice:
+        http = f" ({advice['http']})" if advice.get("http") else ""
+        text.append(f"\n{advice['headline']}{http}. {advice['todo']}", style="default")
+        if event.get("nextRetryAt") and advice.get("kind") == "transient":
+            text.append(f" Next attempt: {when(event['nextRetryAt'])}.", style="default")
     if event.get("deadLettered"):
         text.append("\nThe message was dead-lettered by the queue.", style="yellow")
     return text

@@ -28,6 +28,7 @@ from pydantic.json_schema import models_json_schema
 from actions import ACTIONS
 from actions.examples import REFERENCE_EXAMPLES
 from shared import http_api
+from shared.advice import advice_for
 from shared.auth import API_KEY_PREFIX, bearer_token, key_hint
 from shared.comm_log import logged_call
 from shared.errors import (
@@ -301,10 +302,24 @@ def response_schemas() -> Json:
                 "attempt": {"type": "integer", "minimum": 1},
                 "startedAt": TIME,
                 "finishedAt": TIME,
-                "outcome": {"enum": ["success", "failed", "skipped"]},
+                "outcome": {"enum": [outcome.value for outcome in AttemptOutcome]},
                 "error": {"oneOf": [ref("LastError"), {"type": "null"}]},
                 "calls": {"type": "array", "items": ref("PlatformCall")},
             },
+        ),
+        "Advice": obj(
+            ["kind", "headline", "todo", "http"],
+            {
+                "kind": {"enum": ["past", "transient", "permanent"]},
+                "headline": {"type": "string"},
+                "todo": {"type": "string", "description": "What a person can do about it."},
+                "http": {
+                    "type": ["string", "null"],
+                    "description": "e.g. `HTTP 422 · data not accepted`.",
+                },
+            },
+            "The last error in plain words, the same for the dashboard and the command-line "
+            "tool; null when no attempt failed.",
         ),
         "EventDetail": {
             "allOf": [
@@ -318,6 +333,7 @@ def response_schemas() -> Json:
                         },
                         "idempotencyKey": {"type": ["string", "null"]},
                         "attemptLog": {"type": "array", "items": ref("Attempt")},
+                        "advice": {"oneOf": [ref("Advice"), {"type": "null"}]},
                     },
                 ),
             ]
@@ -512,6 +528,7 @@ def response_examples() -> dict[str, Json]:
         "payload": mask(failed.payload),
         "idempotencyKey": None,
         "attemptLog": [attempt.to_json()],
+        "advice": advice.to_json() if (advice := advice_for(failed)) else None,
     }
     counts = {status.value: 0 for status in EventStatus}
     counts.update(success=1250, failed=3, queued=2)

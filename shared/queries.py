@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from shared.advice import advice_for
 from shared.config import Settings
 from shared.errors import NotFound
 from shared.management import parse_body, require_integration
@@ -84,8 +85,10 @@ class QueryService:
         if event is None:
             raise NotFound(f"No event '{event_id}' in integration '{integration_id}'.")
         attempts = await self._events.attempts(event.integration_id, event.id, shards)
+        found_advice = advice_for(event)
         return {
             **event.to_json(),
+            "advice": found_advice.to_json() if found_advice else None,
             "payload": mask(event.payload, self._settings.masked_fields),
             "idempotencyKey": event.idempotency_key,
             "attemptLog": [attempt.to_json() for attempt in attempts],

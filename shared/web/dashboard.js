@@ -188,56 +188,17 @@ function handleError(err, context) {
 }
 
 /* =====================================================================================
-   Plain words: what an error means and what a person can do about it.
+   Plain words: the server says what an error means and what a person can do about it
+   (the event detail's `advice`); the page adds when the next attempt comes.
    ===================================================================================== */
 
-// Short words for the HTTP status the platform answered, shown next to the headline.
-const HTTP_WORDS = {
-  400: "malformed request", 401: "credentials refused", 403: "access refused",
-  404: "not found", 408: "timed out", 409: "conflict", 422: "data not accepted",
-  429: "too many requests", 500: "platform error", 502: "bad gateway",
-  503: "platform unavailable", 504: "gateway timeout",
-};
-
-// What a person can do about a permanent rejection; the message says what is wrong.
-function permanentAdvice(message) {
-  if (/\bSKU\b/i.test(message)) {
-    return "The product is missing on the platform. Create it (push a product.upsert, or set its " +
-      "stock with inventory.set), or correct the SKU in the sending system, then retry this event.";
-  }
-  if (/warehouse/i.test(message)) {
-    return "Say which warehouse is meant (warehouseId) in the sending system, then retry this event.";
-  }
-  return "Fix the data in the sending system or on the platform, then retry this event. " +
-    "Retrying without a fix fails the same way.";
-}
-
-// The error of an event turned into: a headline, the platform's sentence, what to do.
 function explain(event) {
-  const err = event.lastError;
-  if (!err) return null;
-  const http = err.httpStatus ? `HTTP ${err.httpStatus} · ${HTTP_WORDS[err.httpStatus] || "error"}` : "";
-  const base = { message: err.message, http };
-  if (event.status !== "failed") {
-    return { ...base, kind: "past", headline: "An earlier attempt failed",
-      todo: event.status === "success" ? "It succeeded afterwards." : "It has been queued again." };
-  }
-  if (err.kind === "transient") {
-    if (event.nextRetryAt) {
-      return { ...base, kind: "transient", headline: "Temporary problem: it is retried automatically",
-        todo: `Attempt ${event.attempts} of ${event.maxAttempts}. The next automatic attempt is ` +
-          `${relative(event.nextRetryAt)} (${absolute(event.nextRetryAt)}). ` +
-          "Nothing to do unless it keeps failing." };
-    }
-    return { ...base, kind: "permanent", headline: "The platform kept failing: automatic retries are used up",
-      todo: "Nothing was lost. Once the platform is healthy again, retry this event." };
-  }
-  if (event.deadLettered) {
-    return { ...base, kind: "permanent", headline: "Delivery gave up on this event (dead-lettered)",
-      todo: "Nothing was lost: the event is kept here. Retry it once the cause is fixed." };
-  }
-  return { ...base, kind: "permanent", headline: "The platform rejected this data",
-    todo: "It is not retried automatically. " + permanentAdvice(err.message) };
+  const err = event.lastError, advice = event.advice;
+  if (!err || !advice) return null;
+  const when = advice.kind === "transient" && event.nextRetryAt
+    ? ` Next: ${relative(event.nextRetryAt)} (${absolute(event.nextRetryAt)}).` : "";
+  return { kind: advice.kind, headline: advice.headline, http: advice.http || "",
+    message: err.message, todo: advice.todo + when };
 }
 
 // What the event is about, from its (masked) payload: the list only has entityId.

@@ -132,7 +132,7 @@ def test_list_show_and_retry_events(cli: Cli, stack: Stack) -> None:
 
     shown = cli("events", "show", iid, failed)
     assert shown.code == 0, shown.err
-    assert "rejected the data" in shown.out and "Attempts" in shown.out
+    assert "The platform rejected this data" in shown.out and "Attempts" in shown.out
     assert "no-such-order-1" in shown.out and "PATCH /v1/orders/no-such-order-1" in shown.out
     detail = json.loads(cli("events", "show", iid, failed, "--json").out)
     assert detail["id"] == failed and detail["attemptLog"]

@@ -84,3 +84,19 @@ async def test_bad_filters_and_unknown_ids() -> None:
         await queries(world).filter({"integrationId": "int_missing"})
     with pytest.raises(NotFound):
         await queries(world).detail(integration.id, "0190d6e4-0000-7000-8000-000000000000")
+
+
+async def test_a_failed_events_detail_says_in_plain_words_what_to_do() -> None:
+    """One advice for the dashboard and the command-line tool, computed by the server."""
+    world = World()
+    world.platform.answer(422, {"error": "unknown_sku", "message": "SKU 'NOPE' does not exist"})
+    integration, key = await world.integration()
+    adjust = {"action": "inventory.adjust", "data": {"items": [{"sku": "NOPE", "adjustment": 1}]}}
+    event_id = await world.push(key, adjust)
+    assert (await world.queries.detail(integration.id, event_id))["advice"] is None
+    await world.deliver()
+    advice = (await world.queries.detail(integration.id, event_id))["advice"]
+    assert advice["kind"] == "permanent"
+    assert advice["headline"] == "The platform rejected this data"
+    assert advice["http"] == "HTTP 422 · data not accepted"
+    assert "product is missing" in advice["todo"]
