@@ -161,7 +161,8 @@ def test_each_management_route_needs_the_role_it_declares(
         role = operation.get("x-required-role")
         if not role:
             continue
-        path, body = fill(template), ({} if "requestBody" in operation else None)
+        body: dict[str, Any] | None = {} if "requestBody" in operation else None
+        path = fill(template)
         calls = [(None, 401), (TOKENS[LOWER[role]], 403)] if role in LOWER else [(None, 401)]
         for token, status in calls:
             answer = stack.call(method.upper(), path, token, json=body)

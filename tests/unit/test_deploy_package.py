@@ -158,7 +158,7 @@ def is_test(path: str) -> bool:
     return name.startswith("test_") or name == "conftest.py"
 
 
-def test_the_package_is_the_entry_point_the_two_packages_and_their_data():
+def test_the_package_is_the_entry_point_the_two_packages_and_their_data() -> None:
     core = {
         path
         for path in FILES
@@ -169,21 +169,21 @@ def test_the_package_is_the_entry_point_the_two_packages_and_their_data():
     assert TOP_LEVEL | core == PACKAGE
 
 
-def test_every_file_of_the_two_packages_is_deployed():
+def test_every_file_of_the_two_packages_is_deployed() -> None:
     core = [p for p in FILES if p.startswith(("shared/", "actions/")) and not is_test(p)]
     missing = [p for p in core if p not in PACKAGE]
     assert missing == [], f"add them to .funcignore, or move them out of the package: {missing}"
 
 
-def test_the_files_the_core_reads_at_run_time_are_deployed():
+def test_the_files_the_core_reads_at_run_time_are_deployed() -> None:
     assert DATA_FILES <= PACKAGE
 
 
-def test_nothing_local_test_or_tooling_is_deployed():
+def test_nothing_local_test_or_tooling_is_deployed() -> None:
     assert [p for p in PACKAGE if p.startswith(NEVER_DEPLOYED)] == []
 
 
-def test_settings_secrets_caches_and_strays_are_never_deployed():
+def test_settings_secrets_caches_and_strays_are_never_deployed() -> None:
     assert [path for path in STRAYS if in_package(path)] == []
 
 
@@ -211,7 +211,7 @@ def _imports(path: str) -> set[str]:
     return found
 
 
-def test_everything_function_app_imports_is_deployed():
+def test_everything_function_app_imports_is_deployed() -> None:
     seen: set[str] = set()
     todo = ["function_app.py"]
     while todo:
@@ -223,13 +223,13 @@ def test_everything_function_app_imports_is_deployed():
     assert sorted(seen - PACKAGE) == []
 
 
-def test_the_allow_list_means_the_same_under_git_rules():
+def test_the_allow_list_means_the_same_under_git_rules() -> None:
     git_reading = pathspec.GitIgnoreSpec.from_lines(RULES)
     kept_by_git = {p for p in FILES if not git_reading.match_file(p)} - ALWAYS_LEFT_OUT
     assert kept_by_git == PACKAGE
 
 
-def test_the_walk_matches_go_gitignore_on_known_cases():
+def test_the_walk_matches_go_gitignore_on_known_cases() -> None:
     # From go-gitignore's pattern.go: `*` is a name (matches at any depth); `dir/**`
     # also matches `dir` itself; a folders-only line never matches a file.
     assert Line.parse("*").matches("shared/web/x.js", False)

@@ -49,7 +49,7 @@ async def test_accept_worker_and_platform_call_share_one_trace(
     platform = spans["platform setInventoryLevels"]
     assert accept.context.trace_id == process.context.trace_id == platform.context.trace_id
     assert platform.parent is not None and platform.parent.span_id == process.context.span_id
-    assert process.attributes["event.id"] == event_id
+    assert process.attributes is not None and process.attributes["event.id"] == event_id
     trace_id = f"{accept.context.trace_id:032x}"
     assert trace_id in message.properties["traceparent"]
     assert world.event(event_id).trace_context == {"traceparent": message.properties["traceparent"]}

@@ -22,7 +22,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_s
 
 from shared import telemetry
 from shared.config import Settings
-from shared.models import EventStatus, LastError
+from shared.models import ErrorKind, EventStatus, LastError
 from shared.observability import PRODUCT_LOGGER, setup_telemetry
 from shared.telemetry import FAILED_BEFORE, SAMPLE_RATE, FailureAwareSampler
 from tests.unit.fakes import World, make_event, unit_settings
@@ -64,12 +64,12 @@ def test_other_spans_follow_the_ratio_by_trace_id() -> None:
     assert kept.decision is Decision.RECORD_AND_SAMPLE and kept.attributes[SAMPLE_RATE] == 100.0
     half = sampler(0.5)
     trace_ids = [0x5F3A91C2 * n for n in range(1, 401)]
-    kept = 0
+    sampled = 0
     for trace_id in trace_ids:
         decisions = {half.should_sample(None, trace_id, name).decision for name in "abc"}
         assert len(decisions) == 1, "every root span of a trace gets the same decision"
-        kept += decisions == {Decision.RECORD_AND_SAMPLE}
-    assert 120 < kept < 280
+        sampled += decisions == {Decision.RECORD_AND_SAMPLE}
+    assert 120 < sampled < 280
 
 
 def test_a_remote_parent_does_not_decide() -> None:
@@ -121,7 +121,7 @@ async def test_a_span_under_a_kept_span_is_kept(exported: InMemorySpanExporter) 
     world = World()
     integration, _ = await world.integration()
     event = make_event(integration, world.clock, status=EventStatus.QUEUED)
-    event.last_error = LastError("transient", "platform down", 503)
+    event.last_error = LastError(ErrorKind.TRANSIENT, "platform down", 503)
     # The inner one stands for an Azure SDK call's span, which carries no event attributes.
     with (
         telemetry.span("process event", event),
