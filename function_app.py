@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared import http_api
+from shared.api import http_api
 from shared.bootstrap import container
 from shared.observability import setup_telemetry
 

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shared.clock import utcnow
+from shared.domain.clock import utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "import-time.json"

@@ -26,8 +26,9 @@ from local.processes import stop_all
 from shared import bootstrap
 from shared.adapters.azure_storage import RequestCounter
 from shared.config import Settings
-from shared.inbound import InboundRequest
-from shared.ports import MessageBus, QueueMessage
+from shared.domain.models import QueueMessage
+from shared.services.inbound import InboundRequest
+from shared.services.ports import MessageBus
 
 RESULTS = Path(__file__).resolve().parent / "results" / "round-trips.json"
 COMMAND = ".venv/bin/python -m benchmarks.round_trips"

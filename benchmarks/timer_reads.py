@@ -27,10 +27,10 @@ from shared.adapters.azure_storage import StorageClients
 from shared.adapters.table_events import TableEventStore
 from shared.adapters.table_integrations import TableIntegrationStore
 from shared.adapters.table_schedule import TableScheduleStore
-from shared.clock import new_event_id, new_integration_id, utcnow
 from shared.config import Settings
-from shared.models import ErrorKind, EventStatus, Integration, IntegrationEvent, LastError
-from shared.recovery import RecoveryService
+from shared.domain.clock import new_event_id, new_integration_id, utcnow
+from shared.domain.models import ErrorKind, EventStatus, Integration, IntegrationEvent, LastError
+from shared.services.recovery import RecoveryService
 
 RESULTS = Path(__file__).resolve().parent / "results" / "timer-reads.json"
 SHARDS = 8

@@ -1,6 +1,6 @@
 """How long validating one 1,000-item inventory.set body takes, in process.
 
-Times `shared.validation.validate_inbound` on an already parsed body (the JSON parse
+Times `shared.services.validation.validate_inbound` on an already parsed body (the JSON parse
 is timed apart, for comparison) over many runs after a warm-up; the median is the
 figure. No stack is needed.
 
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks.report import percentile, save, unjudged
-from shared import validation
+from shared.services import validation
 
 ITEMS = 1000
 SECONDS = float(os.environ.get("BENCH_VALIDATION_SECONDS", "3"))

@@ -6,7 +6,8 @@ import asyncio
 import json
 
 from local.session_queue import LocalSessionQueue
-from shared.ports import MessageBus, QueueMessage
+from shared.domain.models import QueueMessage
+from shared.services.ports import MessageBus
 
 
 class LocalQueueBus(MessageBus):

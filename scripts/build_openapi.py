@@ -1,4 +1,4 @@
-"""Writes `shared/web/openapi.json`, the OpenAPI 3.1 description of every public route.
+"""Writes `shared/api/web/openapi.json`, the OpenAPI 3.1 description of every public route.
 
 The request schemas come from the pydantic models the API validates with (each
 action's `data` model, the management bodies) and the response examples from the
@@ -27,11 +27,10 @@ from pydantic.json_schema import models_json_schema
 
 from actions import ACTIONS
 from actions.examples import REFERENCE_EXAMPLES
-from shared import http_api
-from shared.advice import advice_for
-from shared.auth import API_KEY_PREFIX, bearer_token, key_hint
-from shared.comm_log import logged_call
-from shared.errors import (
+from shared.api import http_api
+from shared.domain.advice import advice_for
+from shared.domain.comm_log import logged_call
+from shared.domain.errors import (
     Conflict,
     Forbidden,
     NotFound,
@@ -40,10 +39,9 @@ from shared.errors import (
     TransientError,
     Unprocessable,
 )
-from shared.jobs import BulkJob, JobStatus
-from shared.management import CreateIntegration, PatchIntegration
-from shared.masking import mask
-from shared.models import (
+from shared.domain.jobs import BulkJob, JobStatus
+from shared.domain.masking import mask
+from shared.domain.models import (
     Attempt,
     AttemptOutcome,
     EventStatus,
@@ -51,12 +49,14 @@ from shared.models import (
     IntegrationEvent,
     PlatformExchange,
 )
-from shared.outcomes import classify
-from shared.queries import CountsRequest, EventFilter
-from shared.validation import check_body, validate_inbound
+from shared.domain.outcomes import classify
+from shared.services.auth import API_KEY_PREFIX, bearer_token, key_hint
+from shared.services.management import CreateIntegration, PatchIntegration
+from shared.services.queries import CountsRequest, EventFilter
+from shared.services.validation import check_body, validate_inbound
 
 ROOT = Path(__file__).resolve().parent.parent
-OUTPUT = ROOT / "shared" / "web" / "openapi.json"
+OUTPUT = ROOT / "shared" / "api" / "web" / "openapi.json"
 REF = "#/components/schemas/{model}"
 Json = dict[str, Any]
 
@@ -1259,7 +1259,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write shared/web/openapi.json.")
+    parser = argparse.ArgumentParser(description="Write shared/api/web/openapi.json.")
     parser.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
     args = parser.parse_args(argv)
     text = render()

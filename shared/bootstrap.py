@@ -19,34 +19,35 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.clock import utcnow
+from shared.domain.clock import utcnow
 
 if TYPE_CHECKING:
     import httpx
 
     from shared.adapters.azure_storage import RequestCounter
-    from shared.alerts import AlertLedger, AlertSink
-    from shared.circuit import CircuitBreaker
     from shared.config import Settings
-    from shared.dead_letters import DeadLetterService
-    from shared.inbound import InboundService
-    from shared.jobs import JobStore
-    from shared.management import ManagementService
-    from shared.ports import (
+    from shared.domain.circuit import CircuitBreaker
+    from shared.services.dead_letters import DeadLetterService
+    from shared.services.inbound import InboundService
+    from shared.services.management import ManagementService
+    from shared.services.ports import (
+        AlertLedger,
+        AlertSink,
+        EntityVersionStore,
         EventStore,
         IdempotencyStore,
         IntegrationStore,
+        JobStore,
         MessageBus,
         PlatformClient,
         ScheduleStore,
         SecretStore,
         StorageAccount,
     )
-    from shared.queries import QueryService
-    from shared.recovery import RecoveryService
-    from shared.resubmission import ResubmissionService
-    from shared.staleness import EntityVersionStore
-    from shared.worker import Worker
+    from shared.services.queries import QueryService
+    from shared.services.recovery import RecoveryService
+    from shared.services.resubmission import ResubmissionService
+    from shared.services.worker import Worker
 
 
 @dataclass
@@ -135,7 +136,7 @@ def azure_adapters(settings: Settings) -> Adapters:
     from shared.adapters.table_schedule import TableIdempotencyStore, TableScheduleStore
     from shared.adapters.table_versions import TableEntityVersionStore
     from shared.adapters.webhook import TableAlertLedger, WebhookAlertSink
-    from shared.throttle import Throttle
+    from shared.domain.throttle import Throttle
 
     storage = StorageClients(settings, _overrides.get("storage"))
     integrations = TableIntegrationStore(storage)
@@ -174,17 +175,17 @@ def build(
     """The services over `adapters` (Azure's by default). Tests pass fakes and a clock."""
     # Imported here, not at the top: the services bring pydantic models and
     # OpenTelemetry, which a cold start loads only when first used.
-    from shared.alerts import AlertService
-    from shared.circuit import CircuitBreaker
     from shared.config import Settings
-    from shared.dead_letters import DeadLetterService
-    from shared.inbound import InboundService
-    from shared.management import ManagementService
-    from shared.queries import QueryService
-    from shared.recovery import RecoveryService
-    from shared.resubmission import ResubmissionService
-    from shared.staleness import StalenessGuard
-    from shared.worker import Worker
+    from shared.domain.circuit import CircuitBreaker
+    from shared.services.alerts import AlertService
+    from shared.services.dead_letters import DeadLetterService
+    from shared.services.inbound import InboundService
+    from shared.services.management import ManagementService
+    from shared.services.queries import QueryService
+    from shared.services.recovery import RecoveryService
+    from shared.services.resubmission import ResubmissionService
+    from shared.services.staleness import StalenessGuard
+    from shared.services.worker import Worker
 
     settings = settings or Settings()
     a = adapters or azure_adapters(settings)

@@ -28,7 +28,7 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes, AttributeValue
 
-from shared.models import IntegrationEvent
+from shared.domain.models import IntegrationEvent
 
 tracer = trace.get_tracer("integrations")
 meter = metrics.get_meter("integrations")

@@ -25,8 +25,8 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 from azure.storage.blob.aio import BlobServiceClient, ContainerClient
 
 from shared.config import Settings
-from shared.errors import TransientError
-from shared.ports import StaleWrite, StorageAccount
+from shared.domain.errors import TransientError
+from shared.services.ports import StaleWrite, StorageAccount
 
 TABLES = (
     "integrations",

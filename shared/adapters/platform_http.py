@@ -16,11 +16,11 @@ from urllib.parse import quote
 import httpx
 
 from actions.base import PlatformCall
-from shared.clock import utcnow
-from shared.models import PlatformExchange
-from shared.ports import PlatformClient
+from shared.domain.clock import utcnow
+from shared.domain.models import PlatformExchange
+from shared.domain.throttle import Throttle
+from shared.services.ports import PlatformClient
 from shared.telemetry import current_trace_headers
-from shared.throttle import Throttle
 
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "platform_openapi.json"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 from shared.config import Settings
-from shared.errors import TransientError
-from shared.ports import SecretStore
+from shared.domain.errors import TransientError
+from shared.services.ports import SecretStore
 
 
 class KeyVaultSecretStore(SecretStore):

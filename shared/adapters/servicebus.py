@@ -23,8 +23,9 @@ from azure.servicebus.aio import ServiceBusClient, ServiceBusSender
 from azure.servicebus.exceptions import ServiceBusError
 
 from shared.config import Settings
-from shared.errors import TransientError
-from shared.ports import MessageBus, QueueMessage
+from shared.domain.errors import TransientError
+from shared.domain.models import QueueMessage
+from shared.services.ports import MessageBus
 
 # Senders (AMQP links on the one connection) a worker keeps for concurrent sends;
 # a send past this many in flight waits for one to come back.

@@ -24,9 +24,9 @@ import json
 import re
 from typing import Any
 
-from shared.clock import event_id_time_ms
-from shared.errors import ValidationFailed
-from shared.models import Attempt, AttemptOutcome, EventStatus, IntegrationEvent, LastError
+from shared.domain.clock import event_id_time_ms
+from shared.domain.errors import ValidationFailed
+from shared.domain.models import Attempt, AttemptOutcome, EventStatus, IntegrationEvent, LastError
 
 INVERTED_MS_BASE = 10**13 - 1
 INLINE_PAYLOAD_LIMIT = 30_000  # characters; a string property holds 32K UTF-16 units

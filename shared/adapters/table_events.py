@@ -38,10 +38,10 @@ from shared.adapters.table_event_layout import (
     shard_of,
     to_json,
 )
-from shared.clock import epoch_ms
-from shared.errors import TransientError
-from shared.models import Attempt, IntegrationEvent
-from shared.ports import EventPage, EventQuery, EventStore, StaleWrite
+from shared.domain.clock import epoch_ms
+from shared.domain.errors import TransientError
+from shared.domain.models import Attempt, IntegrationEvent
+from shared.services.ports import EventPage, EventQuery, EventStore, StaleWrite
 
 # Re-exported: callers and tests import these from here.
 __all__ = [

@@ -12,9 +12,9 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.adapters.azure_storage import StorageClients, translate_errors, write_entity
-from shared.errors import TransientError
-from shared.models import Integration, OrderingScope
-from shared.ports import IntegrationStore, StaleWrite
+from shared.domain.errors import TransientError
+from shared.domain.models import Integration, OrderingScope
+from shared.services.ports import IntegrationStore, StaleWrite
 
 ROW = "integration"
 KEY_ROW = "key"

@@ -13,8 +13,9 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.adapters.azure_storage import StorageClients, translate_errors, write_entity
-from shared.clock import epoch_ms
-from shared.jobs import AuditEntry, BulkJob, JobStatus, JobStore
+from shared.domain.clock import epoch_ms
+from shared.domain.jobs import AuditEntry, BulkJob, JobStatus
+from shared.services.ports import JobStore
 
 INVERTED_MS_BASE = 10**13 - 1
 

@@ -21,8 +21,8 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from shared.adapters.azure_storage import StorageClients, collect, translate_errors
 from shared.adapters.table_event_layout import DUE_PREFIX, partition_key
-from shared.clock import epoch_ms, from_epoch_ms
-from shared.ports import (
+from shared.domain.clock import epoch_ms, from_epoch_ms
+from shared.services.ports import (
     IdempotencyRecord,
     IdempotencyStore,
     IntegrationStore,

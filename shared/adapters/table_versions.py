@@ -15,8 +15,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
 from shared.adapters.azure_storage import StorageClients, translate_errors
-from shared.ports import StaleWrite
-from shared.staleness import EntityVersionStore, StoredVersion
+from shared.services.ports import EntityVersionStore, StaleWrite, StoredVersion
 
 # Two workers advancing one entity at the same moment settle it in a few fresh reads.
 ADVANCE_ATTEMPTS = 5

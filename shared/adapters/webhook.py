@@ -9,9 +9,9 @@ import httpx
 from azure.core.exceptions import ResourceExistsError
 
 from shared.adapters.azure_storage import StorageClients, translate_errors
-from shared.alerts import AlertLedger, AlertSink
-from shared.clock import utcnow
-from shared.errors import TransientError
+from shared.domain.clock import utcnow
+from shared.domain.errors import TransientError
+from shared.services.ports import AlertLedger, AlertSink
 
 
 class WebhookAlertSink(AlertSink):

@@ -14,9 +14,9 @@ from local.session_queue import LocalSessionQueue
 from shared.adapters.azure_storage import StorageClients
 from shared.adapters.table_event_layout import attempt_row_key, event_keys
 from shared.adapters.table_events import TableEventStore
-from shared.clock import new_event_id, utcnow
 from shared.config import Settings
-from shared.models import EventStatus, IntegrationEvent
+from shared.domain.clock import new_event_id, utcnow
+from shared.domain.models import EventStatus, IntegrationEvent
 from tests.conftest import Stack
 
 pytestmark = pytest.mark.e2e

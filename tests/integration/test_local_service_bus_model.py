@@ -25,9 +25,9 @@ from local.host_settings import INFINITE, ServiceBusSettings, parse_timespan
 from local.queue_dispatcher import SessionQueueDispatcher
 from local.session_queue import LocalSessionQueue
 from local.settings_loader import ROOT
-from shared.dead_letters import DeadLetterService
-from shared.errors import TransientError
-from shared.models import IntegrationEvent
+from shared.domain.errors import TransientError
+from shared.domain.models import IntegrationEvent
+from shared.services.dead_letters import DeadLetterService
 from tests.unit.fakes import FakeEventStore
 
 Handler = Callable[[ServiceBusMessage], Awaitable[None]]

@@ -15,7 +15,7 @@ import pytest_asyncio
 from actions.base import PlatformCall
 from local.sandbox.app import create_app
 from shared.adapters.platform_http import OPENAPI_FILE, HttpPlatformClient, platform_routes
-from shared.outcomes import classify
+from shared.domain.outcomes import classify
 
 BASE_URL = "http://platform.test"
 

@@ -7,7 +7,7 @@ import pytest
 
 from shared.adapters.azure_storage import StorageClients
 from shared.config import Settings
-from shared.errors import TransientError
+from shared.domain.errors import TransientError
 
 pytestmark = pytest.mark.azurite
 

@@ -23,12 +23,11 @@ from shared.adapters.table_integrations import TableIntegrationStore
 from shared.adapters.table_jobs import TableJobStore
 from shared.adapters.table_schedule import TableIdempotencyStore, TableScheduleStore
 from shared.adapters.table_versions import TableEntityVersionStore
-from shared.auth import generate_api_key, hash_key, key_hint
-from shared.clock import new_event_id
 from shared.config import Settings
-from shared.errors import ValidationFailed
-from shared.jobs import AuditEntry, BulkJob, JobStatus
-from shared.models import (
+from shared.domain.clock import new_event_id
+from shared.domain.errors import ValidationFailed
+from shared.domain.jobs import AuditEntry, BulkJob, JobStatus
+from shared.domain.models import (
     Attempt,
     AttemptOutcome,
     ErrorKind,
@@ -38,7 +37,8 @@ from shared.models import (
     LastError,
     OrderingScope,
 )
-from shared.ports import EventQuery, IdempotencyRecord, StaleWrite
+from shared.services.auth import generate_api_key, hash_key, key_hint
+from shared.services.ports import EventQuery, IdempotencyRecord, StaleWrite
 
 pytestmark = pytest.mark.azurite
 

@@ -19,39 +19,41 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from actions.base import PlatformCall
-from shared.alerts import AlertLedger
-from shared.auth import generate_api_key, hash_key, key_hint
 from shared.bootstrap import Adapters, build
-from shared.clock import epoch_ms, new_event_id, new_integration_id
 from shared.config import Settings
-from shared.errors import TransientError
-from shared.inbound import InboundRequest
-from shared.jobs import AuditEntry, BulkJob, JobStore
-from shared.models import (
+from shared.domain.clock import epoch_ms, new_event_id, new_integration_id
+from shared.domain.errors import TransientError
+from shared.domain.jobs import AuditEntry, BulkJob
+from shared.domain.models import (
     Attempt,
     EventStatus,
     Integration,
     IntegrationEvent,
     OrderingScope,
     PlatformExchange,
+    QueueMessage,
 )
-from shared.ports import (
+from shared.services.auth import generate_api_key, hash_key, key_hint
+from shared.services.inbound import InboundRequest
+from shared.services.ports import (
+    AlertLedger,
+    EntityVersionStore,
     EventPage,
     EventQuery,
     EventStore,
     IdempotencyRecord,
     IdempotencyStore,
     IntegrationStore,
+    JobStore,
     MessageBus,
     PlatformClient,
-    QueueMessage,
     ScheduledCheck,
     ScheduleStore,
     SecretStore,
     StaleWrite,
     StorageAccount,
+    StoredVersion,
 )
-from shared.staleness import EntityVersionStore, StoredVersion
 
 START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from shared.advice import advice_for
-from shared.models import ErrorKind, EventStatus, IntegrationEvent, LastError
+from shared.domain.advice import advice_for
+from shared.domain.models import ErrorKind, EventStatus, IntegrationEvent, LastError
 from tests.unit.fakes import FakeClock, make_event, make_integration
 
 DOWN = LastError(ErrorKind.TRANSIENT, "Could not set stock: the platform answered 503.", 503)

@@ -7,10 +7,11 @@ from typing import Any
 import httpx
 
 from shared.adapters.webhook import WebhookAlertSink
-from shared.alerts import AlertLedger, AlertService, AlertSink
 from shared.config import Settings
-from shared.errors import TransientError
-from shared.models import ErrorKind, EventStatus, LastError
+from shared.domain.errors import TransientError
+from shared.domain.models import ErrorKind, EventStatus, LastError
+from shared.services.alerts import AlertService
+from shared.services.ports import AlertLedger, AlertSink
 from tests.unit.fakes import FakeClock, make_event, make_integration
 
 

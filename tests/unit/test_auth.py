@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from shared.auth import (
+from shared.config import Settings
+from shared.domain.errors import Forbidden, Unauthenticated
+from shared.domain.models import Role
+from shared.services.auth import (
     API_KEY_PREFIX,
     authenticate_integration,
     bearer_token,
@@ -15,9 +18,6 @@ from shared.auth import (
     management_role,
     require_role,
 )
-from shared.config import Settings
-from shared.errors import Forbidden, Unauthenticated
-from shared.models import Role
 from tests.unit.fakes import FakeIntegrationStore, make_integration
 
 SETTINGS = Settings(

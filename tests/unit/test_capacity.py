@@ -32,15 +32,15 @@ import pytest
 
 from actions import ACTIONS
 from benchmarks.round_trips import DOCUMENTS, RESULTS, TARGETS
-from shared import lifecycle
 from shared.adapters.azure_storage import StorageClients
 from shared.adapters.table_event_layout import event_keys, partition_key, shard_of
 from shared.adapters.table_events import TableEventStore
 from shared.adapters.table_integrations import to_entity as integration_row
 from shared.adapters.table_versions import TableEntityVersionStore, version_partition
 from shared.config import Settings
-from shared.inbound import entity_session
-from shared.models import Attempt, AttemptOutcome, EventStatus, Integration, IntegrationEvent
+from shared.domain import lifecycle
+from shared.domain.models import Attempt, AttemptOutcome, EventStatus, Integration, IntegrationEvent
+from shared.services.inbound import entity_session
 
 ROOT = Path(__file__).resolve().parents[2]
 CAPACITY_DOC = ROOT / "docs" / "capacity.md"
@@ -238,7 +238,7 @@ def test_the_document_quotes_the_table() -> None:
 
 # --- A stated load, spread as the code spreads it -------------------------------------
 def event_id(ms: int, rng: random.Random) -> str:
-    """A UUIDv7 as `shared.clock.new_event_id` makes it, from a seeded generator."""
+    """A UUIDv7 as `shared.domain.clock.new_event_id` makes it, from a seeded generator."""
     value = (ms << 80) | rng.getrandbits(76)
     value = (value & ~(0xF << 76)) | (0x7 << 76)
     value = (value & ~(0b11 << 62)) | (0b10 << 62)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shared.circuit import CircuitBreaker
+from shared.domain.circuit import CircuitBreaker
 from tests.unit.fakes import FakeClock
 
 

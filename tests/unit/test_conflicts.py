@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared.conflicts import on_fresh_copy
-from shared.errors import Conflict
-from shared.ports import StaleWrite
+from shared.domain.errors import Conflict
+from shared.services.conflicts import on_fresh_copy
+from shared.services.ports import StaleWrite
 
 
 async def test_a_conflict_is_met_by_reading_afresh_until_a_write_lands() -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 
-from shared import lifecycle
-from shared.dead_letters import DeadLetterCause, read_cause
-from shared.errors import TransientError
-from shared.models import EventStatus
+from shared.domain import lifecycle
+from shared.domain.errors import TransientError
+from shared.domain.models import EventStatus
+from shared.services.dead_letters import DeadLetterCause, read_cause
 from tests.unit.fakes import World
 
 STOCK = {"action": "inventory.set", "data": {"items": [{"sku": "A", "quantity": 1}]}}

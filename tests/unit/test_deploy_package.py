@@ -38,10 +38,10 @@ ALWAYS_LEFT_OUT = {".funcignore", "local.settings.json"}
 TOP_LEVEL = {"function_app.py", "host.json", "requirements.txt"}
 DATA_FILES = {
     "shared/platform_openapi.json",
-    "shared/web/dashboard.html",
-    "shared/web/dashboard.css",
-    "shared/web/dashboard.js",
-    "shared/web/openapi.json",
+    "shared/api/web/dashboard.html",
+    "shared/api/web/dashboard.css",
+    "shared/api/web/dashboard.js",
+    "shared/api/web/openapi.json",
 }
 NEVER_DEPLOYED = (
     "local/",
@@ -67,7 +67,7 @@ STRAYS = (
     "shared/local.settings.json",
     "shared/__pycache__/models.cpython-311.pyc",
     "actions/__pycache__/base.cpython-311.pyc",
-    "shared/models.pyc",
+    "shared/domain/models.pyc",
     ".venv/lib/python3.11/site-packages/httpx/__init__.py",
     "node_modules/azurite/package.json",
     "__azurite_db_table__.json",
@@ -232,9 +232,9 @@ def test_the_allow_list_means_the_same_under_git_rules() -> None:
 def test_the_walk_matches_go_gitignore_on_known_cases() -> None:
     # From go-gitignore's pattern.go: `*` is a name (matches at any depth); `dir/**`
     # also matches `dir` itself; a folders-only line never matches a file.
-    assert Line.parse("*").matches("shared/web/x.js", False)
+    assert Line.parse("*").matches("shared/api/web/x.js", False)
     assert Line.parse("shared/**").matches("shared", True)
     assert not Line.parse("__pycache__/").matches("__pycache__", False)
-    assert Line.parse("/*").matches("shared/models.py", False)
+    assert Line.parse("/*").matches("shared/domain/models.py", False)
     assert not Line.parse("shared/*.py").matches("shared/adapters/x.py", False)
     assert Line.parse("!/shared/**/*.py").matches("shared/adapters/x.py", False)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from shared.config import Settings
-from shared.errors import (
+from shared.domain.errors import (
     Forbidden,
     PayloadTooLarge,
     Throttled,
@@ -19,9 +19,9 @@ from shared.errors import (
     Unprocessable,
     ValidationFailed,
 )
-from shared.inbound import Accepted, InboundRequest, InboundService
-from shared.models import EventStatus, Integration, IntegrationEvent, OrderingScope
-from shared.throttle import RateLimiter
+from shared.domain.models import EventStatus, Integration, IntegrationEvent, OrderingScope
+from shared.domain.throttle import RateLimiter
+from shared.services.inbound import Accepted, InboundRequest, InboundService
 from tests.unit.fakes import (
     FakeClock,
     FakeEventStore,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shared import lifecycle
-from shared.models import ErrorKind, EventStatus, IntegrationEvent, LastError
-from shared.retry import RetryPolicy
+from shared.domain import lifecycle
+from shared.domain.models import ErrorKind, EventStatus, IntegrationEvent, LastError
+from shared.domain.retry import RetryPolicy
 from tests.unit.fakes import FakeClock, make_event, make_integration
 
 TRANSIENT = LastError(ErrorKind.TRANSIENT, "Could not set stock: 503.", 503)

@@ -7,11 +7,11 @@ from dataclasses import asdict
 
 import pytest
 
-from shared.auth import API_KEY_PREFIX, authenticate_integration, hash_key
-from shared.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
-from shared.inbound import entity_session
-from shared.management import secret_name
-from shared.models import Integration, OrderingScope
+from shared.domain.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from shared.domain.models import Integration, OrderingScope
+from shared.services.auth import API_KEY_PREFIX, authenticate_integration, hash_key
+from shared.services.inbound import entity_session
+from shared.services.management import secret_name
 from tests.unit.fakes import World
 
 STOCK = {"action": "inventory.set", "data": {"items": [{"sku": "A", "quantity": 1}]}}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.comm_log import logged_call
-from shared.masking import REMOVED, mask, mask_email_text, mask_headers, mask_phone, truncate
-from shared.models import PlatformExchange
+from shared.domain.comm_log import logged_call
+from shared.domain.masking import REMOVED, mask, mask_email_text, mask_headers, mask_phone, truncate
+from shared.domain.models import PlatformExchange
 from tests.unit.fakes import START, all_strings
 
 

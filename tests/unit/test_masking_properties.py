@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shared.masking import mask, mask_email_text
+from shared.domain.masking import mask, mask_email_text
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402

@@ -20,12 +20,12 @@ from referencing.jsonschema import DRAFT202012
 
 from actions import ACTIONS
 from scripts import build_openapi
-from shared.management import CreateIntegration, PatchIntegration
-from shared.queries import CountsRequest, EventFilter
-from shared.validation import validate_inbound
+from shared.services.management import CreateIntegration, PatchIntegration
+from shared.services.queries import CountsRequest, EventFilter
+from shared.services.validation import validate_inbound
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCUMENT = ROOT / "shared" / "web" / "openapi.json"
+DOCUMENT = ROOT / "shared" / "api" / "web" / "openapi.json"
 REFERENCE = ROOT.parent / "shared" / "reference" / "custom-inbound-api.txt"
 DOC_URI = "urn:integrations-api:openapi"
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -92,7 +92,7 @@ def declared_routes() -> set[tuple[str, str]]:
 
 def test_the_committed_document_is_what_the_script_writes() -> None:
     assert DOCUMENT.read_text() == build_openapi.render(), (
-        "shared/web/openapi.json is out of date: run `python -m scripts.build_openapi`"
+        "shared/api/web/openapi.json is out of date: run `python -m scripts.build_openapi`"
     )
 
 

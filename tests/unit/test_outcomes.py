@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from shared.clock import utcnow
-from shared.models import PlatformExchange
-from shared.outcomes import classify
+from shared.domain.clock import utcnow
+from shared.domain.models import PlatformExchange
+from shared.domain.outcomes import classify
 from tests.unit.fakes import START
 
 WHAT = "create order ERP-ORDER-789"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from shared.errors import NotFound, ValidationFailed
-from shared.queries import QueryService
+from shared.domain.errors import NotFound, ValidationFailed
+from shared.services.queries import QueryService
 from tests.unit.fakes import World, unit_settings
 
 ORDER = {

@@ -6,7 +6,7 @@ from datetime import timedelta
 from itertools import pairwise
 from typing import Any
 
-from shared.models import EventStatus
+from shared.domain.models import EventStatus
 from tests.unit.fakes import World, unit_settings
 
 STOCK = {"action": "inventory.set", "data": {"items": [{"sku": "A", "quantity": 1}]}}

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from shared.errors import Conflict, NotFound, TransientError, ValidationFailed
-from shared.jobs import BulkJob
-from shared.models import EventStatus, IntegrationEvent
-from shared.ports import EventPage, EventQuery
-from shared.resubmission import JOB_LEASE
+from shared.domain.errors import Conflict, NotFound, TransientError, ValidationFailed
+from shared.domain.jobs import BulkJob
+from shared.domain.models import EventStatus, IntegrationEvent
+from shared.services.ports import EventPage, EventQuery
+from shared.services.resubmission import JOB_LEASE
 from tests.unit.fakes import World, unit_settings
 
 

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from shared.config import Settings
-from shared.retry import RetryPolicy, policy_for
+from shared.domain.retry import RetryPolicy, policy_for
 
 POLICY = RetryPolicy(max_attempts=10, base_delay=30, max_delay=3600)
 

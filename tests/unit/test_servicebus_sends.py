@@ -10,8 +10,8 @@ import pytest
 from azure.servicebus.exceptions import ServiceBusError
 
 from shared.adapters.servicebus import SENDERS, ServiceBusPublisher
-from shared.errors import TransientError
-from shared.ports import QueueMessage
+from shared.domain.errors import TransientError
+from shared.domain.models import QueueMessage
 from tests.unit.fakes import unit_settings
 
 

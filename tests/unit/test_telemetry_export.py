@@ -22,7 +22,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_s
 
 from shared import telemetry
 from shared.config import Settings
-from shared.models import ErrorKind, EventStatus, LastError
+from shared.domain.models import ErrorKind, EventStatus, LastError
 from shared.observability import PRODUCT_LOGGER, setup_telemetry
 from shared.telemetry import FAILED_BEFORE, SAMPLE_RATE, FailureAwareSampler
 from tests.unit.fakes import World, make_event, unit_settings

@@ -9,8 +9,8 @@ import pytest
 
 from actions import SUPPORTED_ACTIONS
 from actions.examples import REFERENCE_EXAMPLES
-from shared.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from shared.validation import check_body, validate_inbound
+from shared.domain.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from shared.services.validation import check_body, validate_inbound
 
 CONTRACT_EXAMPLES = REFERENCE_EXAMPLES
 

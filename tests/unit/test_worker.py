@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from actions.base import PlatformCall
-from shared.errors import TransientError, UnreadableMessage
-from shared.masking import REMOVED
-from shared.models import EventStatus, OrderingScope, PlatformExchange
-from shared.ports import StaleWrite
+from shared.domain.errors import TransientError, UnreadableMessage
+from shared.domain.masking import REMOVED
+from shared.domain.models import EventStatus, OrderingScope, PlatformExchange
+from shared.services.ports import StaleWrite
 from tests.unit.fakes import World, unit_settings
 
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from shared.models import ErrorKind, EventStatus, IntegrationEvent
+from shared.domain.models import ErrorKind, EventStatus, IntegrationEvent
 
 # Short words for the HTTP status the platform answered, shown beside the headline.
 HTTP_WORDS = {

@@ -19,11 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shared import lifecycle, telemetry
+from shared import telemetry
 from shared.config import Settings
-from shared.errors import TransientError
-from shared.models import EventStatus, IntegrationEvent
-from shared.ports import EventStore, MessageBus, ScheduledCheck, ScheduleStore, StaleWrite
+from shared.domain import lifecycle
+from shared.domain.errors import TransientError
+from shared.domain.models import EventStatus, IntegrationEvent
+from shared.services.ports import EventStore, MessageBus, ScheduledCheck, ScheduleStore, StaleWrite
 
 log = logging.getLogger("integrations.recovery")
 

@@ -11,7 +11,6 @@ ledger. Sending never gets in the way of processing: a failed post is only logge
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,25 +19,11 @@ from enum import StrEnum
 from typing import Any
 
 from shared.config import Settings
-from shared.errors import TransientError
-from shared.models import IntegrationEvent
+from shared.domain.errors import TransientError
+from shared.domain.models import IntegrationEvent
+from shared.services.ports import AlertLedger, AlertSink
 
 log = logging.getLogger("integrations.alerts")
-
-
-class AlertSink(ABC):
-    """Where notifications go (a chat webhook)."""
-
-    @abstractmethod
-    async def post(self, message: dict[str, Any]) -> None: ...
-
-
-class AlertLedger(ABC):
-    """Remembers which (integration, kind, window) already alerted."""
-
-    @abstractmethod
-    async def claim(self, integration_id: str, kind: str, window: str) -> bool:
-        """True for the first claim of this window, False afterwards."""
 
 
 class AlertKind(StrEnum):

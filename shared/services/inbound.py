@@ -17,13 +17,16 @@ from datetime import datetime, timedelta
 
 from opentelemetry.trace import SpanKind
 
-from shared import lifecycle, telemetry
-from shared.auth import authenticate_integration
-from shared.clock import event_id_time_ms, from_epoch_ms, new_event_id
+from shared import telemetry
 from shared.config import Settings
-from shared.errors import Throttled, TransientError, Unprocessable, ValidationFailed
-from shared.models import EventStatus, Integration, IntegrationEvent, OrderingScope
-from shared.ports import (
+from shared.domain import lifecycle
+from shared.domain.clock import event_id_time_ms, from_epoch_ms, new_event_id
+from shared.domain.errors import Throttled, TransientError, Unprocessable, ValidationFailed
+from shared.domain.models import EventStatus, Integration, IntegrationEvent, OrderingScope
+from shared.domain.retry import policy_for
+from shared.domain.throttle import RateLimiter
+from shared.services.auth import authenticate_integration
+from shared.services.ports import (
     EventStore,
     IdempotencyRecord,
     IdempotencyStore,
@@ -31,9 +34,7 @@ from shared.ports import (
     MessageBus,
     StaleWrite,
 )
-from shared.retry import policy_for
-from shared.throttle import RateLimiter
-from shared.validation import ValidatedRequest, check_body, validate_inbound
+from shared.services.validation import ValidatedRequest, check_body, validate_inbound
 
 log = logging.getLogger("integrations.inbound")
 

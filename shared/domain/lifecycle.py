@@ -9,9 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.models import ErrorKind, EventStatus, IntegrationEvent, LastError
-from shared.ports import QueueMessage
-from shared.retry import RetryPolicy
+from shared.domain.models import ErrorKind, EventStatus, IntegrationEvent, LastError, QueueMessage
+from shared.domain.retry import RetryPolicy
 
 
 def may_process(event: IntegrationEvent) -> bool:

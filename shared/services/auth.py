@@ -15,9 +15,9 @@ import re
 import secrets
 
 from shared.config import Settings
-from shared.errors import Forbidden, Unauthenticated
-from shared.models import Integration, Role
-from shared.ports import IntegrationStore
+from shared.domain.errors import Forbidden, Unauthenticated
+from shared.domain.models import Integration, Role
+from shared.services.ports import IntegrationStore
 
 API_KEY_PREFIX = "avvyr_int_live_"
 # A key's characters stay within [A-Za-z0-9_-], as keys always were.

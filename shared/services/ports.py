@@ -7,13 +7,22 @@ branches on `TransientError`, `NotFound`, `StaleWrite`, never on an SDK exceptio
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from actions.base import PlatformCall
-from shared.errors import StaleWrite as StaleWrite  # the adapters raise it; defined with its kin
-from shared.models import Attempt, Integration, IntegrationEvent, PlatformExchange
+from shared.domain.errors import (
+    StaleWrite as StaleWrite,  # the adapters raise it; defined with its kin
+)
+from shared.domain.jobs import AuditEntry, BulkJob
+from shared.domain.models import (
+    Attempt,
+    Integration,
+    IntegrationEvent,
+    PlatformExchange,
+    QueueMessage,
+)
 
 
 @dataclass(frozen=True)
@@ -146,15 +155,6 @@ class IdempotencyStore(ABC):
         """Store the record unless the key exists; returns the existing record if it does."""
 
 
-@dataclass(frozen=True)
-class QueueMessage:
-    message_id: str
-    session_id: str
-    body: dict[str, Any]
-    scheduled_at: datetime | None = None
-    properties: dict[str, str] = field(default_factory=dict)
-
-
 class MessageBus(ABC):
     """The session-enabled inbound queue."""
 
@@ -196,3 +196,89 @@ class PlatformClient(ABC):
 
     async def close(self) -> None:
         return None
+
+
+class JobStore(ABC):
+    """Bulk jobs and the audit trail."""
+
+    @abstractmethod
+    async def save_job(self, job: BulkJob) -> None:
+        """Creates a job without an etag; saves one read or saved before only if nobody
+        changed it since. Raises StaleWrite otherwise, and sets the new etag on `job`."""
+
+    @abstractmethod
+    async def get_job(self, integration_id: str, job_id: str) -> BulkJob | None: ...
+
+    @abstractmethod
+    async def running_jobs(self) -> list[BulkJob]: ...
+
+    @abstractmethod
+    async def audit(self, entry: AuditEntry) -> None: ...
+
+    @abstractmethod
+    async def audit_trail(self, integration_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """An integration's management actions, newest first."""
+
+
+class EntityVersionStore(ABC):
+    """The newest applied version per (integration, entity key), and claims on it."""
+
+    @abstractmethod
+    async def get(self, integration_id: str, key: str) -> StoredVersion | None: ...
+
+    @abstractmethod
+    async def advance(
+        self, integration_id: str, key: str, version: str, seen: StoredVersion | None
+    ) -> None:
+        """Set the version unless a newer one is stored already, ending this version's
+        claim. `seen` is what an earlier `get` (or `claim`) returned: when nothing
+        changed since, this is one write."""
+
+    @abstractmethod
+    async def claim(
+        self,
+        integration_id: str,
+        key: str,
+        version: str,
+        until: datetime,
+        seen: StoredVersion | None,
+    ) -> StoredVersion:
+        """Claim the entity for `version` until `until`, over the copy `seen`;
+        StaleWrite if it changed since."""
+
+    @abstractmethod
+    async def release(self, integration_id: str, key: str, claim: StoredVersion) -> None:
+        """End a claim that will not advance the version (the attempt failed)."""
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """One entity's version row as read: the newest applied version, the read's etag
+    (so the next write is one conditional write), and a live claim if any."""
+
+    version: str
+    etag: str | None = None
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+
+    def claimed_by_other(self, mine: str, now: datetime) -> bool:
+        return (
+            self.claimed_by not in (None, mine)
+            and self.claimed_until is not None
+            and self.claimed_until > now
+        )
+
+
+class AlertSink(ABC):
+    """Where notifications go (a chat webhook)."""
+
+    @abstractmethod
+    async def post(self, message: dict[str, Any]) -> None: ...
+
+
+class AlertLedger(ABC):
+    """Remembers which (integration, kind, window) already alerted."""
+
+    @abstractmethod
+    async def claim(self, integration_id: str, kind: str, window: str) -> bool:
+        """True for the first claim of this window, False afterwards."""

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.clock import iso
+from shared.domain.clock import iso
 
 
 class EventStatus(StrEnum):
@@ -206,3 +206,12 @@ class Attempt:
             "error": self.error.to_json() if self.error else None,
             "calls": self.calls,
         }
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    message_id: str
+    session_id: str
+    body: dict[str, Any]
+    scheduled_at: datetime | None = None
+    properties: dict[str, str] = field(default_factory=dict)

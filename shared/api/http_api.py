@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.auth import require_role
 from shared.bootstrap import Container
-from shared.errors import (
+from shared.domain.errors import (
     NotFound,
     RequestError,
     TransientError,
     UnsupportedMediaType,
     ValidationFailed,
 )
-from shared.models import Role
-from shared.ports import StaleWrite
+from shared.domain.models import Role
+from shared.services.auth import require_role
+from shared.services.ports import StaleWrite
 
 log = logging.getLogger("integrations.http")
 
@@ -104,7 +104,7 @@ def actor(services: Container, request: ApiRequest, needed: Role) -> str:
 
 @guarded
 async def inbound(services: Container, request: ApiRequest) -> ApiResponse:
-    from shared.inbound import InboundRequest  # with the service, on first use
+    from shared.services.inbound import InboundRequest  # with the service, on first use
 
     accepted = await services.inbound.accept(
         InboundRequest(

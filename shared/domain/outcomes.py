@@ -13,10 +13,10 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from shared.clock import iso, utcnow
-from shared.errors import is_transient_status
-from shared.masking import mask_email_text
-from shared.models import ErrorKind, LastError, PlatformExchange
+from shared.domain.clock import iso, utcnow
+from shared.domain.errors import is_transient_status
+from shared.domain.masking import mask_email_text
+from shared.domain.models import ErrorKind, LastError, PlatformExchange
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from shared.clock import iso
-from shared.masking import mask, mask_headers, truncate
-from shared.models import Attempt, AttemptOutcome, IntegrationEvent, PlatformExchange
-from shared.outcomes import Outcome
+from shared.domain.clock import iso
+from shared.domain.masking import mask, mask_headers, truncate
+from shared.domain.models import Attempt, AttemptOutcome, IntegrationEvent, PlatformExchange
+from shared.domain.outcomes import Outcome
 
 
 def logged_call(exchange: PlatformExchange, masked_fields: Iterable[str]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from shared.ports import StaleWrite
+from shared.services.ports import StaleWrite
 
 T = TypeVar("T")
 

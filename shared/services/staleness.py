@@ -20,68 +20,18 @@ not succeed). One session per integration never needs claims.
 from __future__ import annotations
 
 import asyncio
-from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from actions.base import Action
-from shared.clock import epoch_ms
-from shared.models import IntegrationEvent
-from shared.ports import StaleWrite
+from shared.domain.clock import epoch_ms
+from shared.domain.models import IntegrationEvent
+from shared.services.ports import EntityVersionStore, StaleWrite, StoredVersion
 
 # How often a worker looks again at a record another event has claimed.
 CLAIM_POLL_SECONDS = 0.1
-
-
-@dataclass(frozen=True)
-class StoredVersion:
-    """One entity's version row as read: the newest applied version, the read's etag
-    (so the next write is one conditional write), and a live claim if any."""
-
-    version: str
-    etag: str | None = None
-    claimed_by: str | None = None
-    claimed_until: datetime | None = None
-
-    def claimed_by_other(self, mine: str, now: datetime) -> bool:
-        return (
-            self.claimed_by not in (None, mine)
-            and self.claimed_until is not None
-            and self.claimed_until > now
-        )
-
-
-class EntityVersionStore(ABC):
-    """The newest applied version per (integration, entity key), and claims on it."""
-
-    @abstractmethod
-    async def get(self, integration_id: str, key: str) -> StoredVersion | None: ...
-
-    @abstractmethod
-    async def advance(
-        self, integration_id: str, key: str, version: str, seen: StoredVersion | None
-    ) -> None:
-        """Set the version unless a newer one is stored already, ending this version's
-        claim. `seen` is what an earlier `get` (or `claim`) returned: when nothing
-        changed since, this is one write."""
-
-    @abstractmethod
-    async def claim(
-        self,
-        integration_id: str,
-        key: str,
-        version: str,
-        until: datetime,
-        seen: StoredVersion | None,
-    ) -> StoredVersion:
-        """Claim the entity for `version` until `until`, over the copy `seen`;
-        StaleWrite if it changed since."""
-
-    @abstractmethod
-    async def release(self, integration_id: str, key: str, claim: StoredVersion) -> None:
-        """End a claim that will not advance the version (the attempt failed)."""
 
 
 @dataclass

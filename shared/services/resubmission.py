@@ -14,15 +14,15 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared import lifecycle
-from shared.conflicts import on_fresh_copy
-from shared.errors import Conflict, NotFound, TransientError
-from shared.jobs import AuditEntry, BulkJob, JobStatus, JobStore
-from shared.management import parse_body, require_integration
-from shared.models import EventStatus, IntegrationEvent
-from shared.ports import EventStore, IntegrationStore, StaleWrite
-from shared.queries import EventFilter
-from shared.recovery import RecoveryService
+from shared.domain import lifecycle
+from shared.domain.errors import Conflict, NotFound, TransientError
+from shared.domain.jobs import AuditEntry, BulkJob, JobStatus
+from shared.domain.models import EventStatus, IntegrationEvent
+from shared.services.conflicts import on_fresh_copy
+from shared.services.management import parse_body, require_integration
+from shared.services.ports import EventStore, IntegrationStore, JobStore, StaleWrite
+from shared.services.queries import EventFilter
+from shared.services.recovery import RecoveryService
 
 log = logging.getLogger("integrations.resubmission")
 

@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared import lifecycle, telemetry
-from shared.alerts import AlertService
-from shared.errors import TransientError, UnreadableMessage
-from shared.ports import EventStore
-from shared.worker import EventRef
+from shared import telemetry
+from shared.domain import lifecycle
+from shared.domain.errors import TransientError, UnreadableMessage
+from shared.services.alerts import AlertService
+from shared.services.ports import EventStore
+from shared.services.worker import EventRef
 
 log = logging.getLogger("integrations.deadletters")
 

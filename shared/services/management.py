@@ -9,14 +9,14 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic import ValidationError as PydanticValidationError
 
-from shared.auth import generate_api_key, hash_key, key_hint
-from shared.clock import new_integration_id
 from shared.config import Settings
-from shared.conflicts import on_fresh_copy
-from shared.errors import Conflict, NotFound, ValidationFailed
-from shared.models import Integration, OrderingScope
-from shared.ports import EventStore, IntegrationStore, SecretStore
-from shared.validation import pydantic_problems
+from shared.domain.clock import new_integration_id
+from shared.domain.errors import Conflict, NotFound, ValidationFailed
+from shared.domain.models import Integration, OrderingScope
+from shared.services.auth import generate_api_key, hash_key, key_hint
+from shared.services.conflicts import on_fresh_copy
+from shared.services.ports import EventStore, IntegrationStore, SecretStore
+from shared.services.validation import pydantic_problems
 
 # A concurrent change to the same integration is rare (people, not machines, make
 # them): a few fresh reads settle it.

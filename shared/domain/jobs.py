@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.clock import iso
+from shared.domain.clock import iso
 
 
 class JobStatus(StrEnum):
@@ -70,25 +69,3 @@ class AuditEntry:
             "eventIds": self.event_ids,
             "at": iso(self.at),
         }
-
-
-class JobStore(ABC):
-    """Bulk jobs and the audit trail."""
-
-    @abstractmethod
-    async def save_job(self, job: BulkJob) -> None:
-        """Creates a job without an etag; saves one read or saved before only if nobody
-        changed it since. Raises StaleWrite otherwise, and sets the new etag on `job`."""
-
-    @abstractmethod
-    async def get_job(self, integration_id: str, job_id: str) -> BulkJob | None: ...
-
-    @abstractmethod
-    async def running_jobs(self) -> list[BulkJob]: ...
-
-    @abstractmethod
-    async def audit(self, entry: AuditEntry) -> None: ...
-
-    @abstractmethod
-    async def audit_trail(self, integration_id: str, limit: int = 100) -> list[dict[str, Any]]:
-        """An integration's management actions, newest first."""

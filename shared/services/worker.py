@@ -24,18 +24,24 @@ from opentelemetry.trace import SpanKind
 
 from actions import ACTIONS
 from actions.base import PlatformCall
-from shared import lifecycle, telemetry
-from shared.alerts import AlertService
-from shared.circuit import CircuitBreaker
-from shared.comm_log import attempt_record
+from shared import telemetry
 from shared.config import Settings
-from shared.conflicts import on_fresh_copy
-from shared.errors import TransientError, UnreadableMessage
-from shared.models import Attempt, ErrorKind, IntegrationEvent, LastError, PlatformExchange
-from shared.outcomes import Outcome, awaiting_earlier_record, classify, names_a_missing_record
-from shared.ports import EventStore, IntegrationStore, PlatformClient, StaleWrite
-from shared.retry import RetryPolicy, policy_for
-from shared.staleness import StalenessGuard
+from shared.domain import lifecycle
+from shared.domain.circuit import CircuitBreaker
+from shared.domain.comm_log import attempt_record
+from shared.domain.errors import TransientError, UnreadableMessage
+from shared.domain.models import Attempt, ErrorKind, IntegrationEvent, LastError, PlatformExchange
+from shared.domain.outcomes import (
+    Outcome,
+    awaiting_earlier_record,
+    classify,
+    names_a_missing_record,
+)
+from shared.domain.retry import RetryPolicy, policy_for
+from shared.services.alerts import AlertService
+from shared.services.conflicts import on_fresh_copy
+from shared.services.ports import EventStore, IntegrationStore, PlatformClient, StaleWrite
+from shared.services.staleness import StalenessGuard
 
 log = logging.getLogger("integrations.worker")
 # The timer touching an event during its attempt is rare; a few fresh copies settle it.

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from shared.advice import advice_for
 from shared.config import Settings
-from shared.errors import NotFound
-from shared.management import parse_body, require_integration
-from shared.masking import mask
-from shared.models import EventStatus
-from shared.ports import EventQuery, EventStore, IntegrationStore
+from shared.domain.advice import advice_for
+from shared.domain.errors import NotFound
+from shared.domain.masking import mask
+from shared.domain.models import EventStatus
+from shared.services.management import parse_body, require_integration
+from shared.services.ports import EventQuery, EventStore, IntegrationStore
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from actions import ACTIONS, SUPPORTED_ACTIONS, Action
 from actions.base import ActionData
-from shared.errors import (
+from shared.domain.errors import (
     FieldProblem,
     PayloadTooLarge,
     UnsupportedMediaType,

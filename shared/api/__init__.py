@@ -1,0 +1,1 @@
+"""The HTTP API: handlers, the page and the OpenAPI description."""

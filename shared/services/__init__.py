@@ -1,0 +1,1 @@
+"""The services: one module per use case, and every port they need (`ports`)."""
