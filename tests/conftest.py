@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from local.azurite import connection_string, start_azurite
+from local.azurite import connection_string, port_open, start_azurite
 from local.processes import stop_all
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +48,58 @@ def private_azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield connection_string(blob_port, table_port)
     if process:
         stop_all([process], grace_seconds=2)
+
+
+class LocalAzurite:
+    """An Azurite a test may stop and start again on the same ports and data folder: a
+    storage outage that loses nothing the storage had acknowledged."""
+
+    SERVICES = ("Blob", "Table")
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.blob_port, self.table_port = folder, free_port(), free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def connection_string(self) -> str:
+        return connection_string(self.blob_port, self.table_port)
+
+    def start(self) -> None:
+        self.process = start_azurite(self.folder, self.blob_port, self.table_port)
+        assert self.process is not None, "another process answers on this Azurite's ports"
+
+    def stop(self, seconds: float = 60) -> None:
+        """SIGTERM, then wait until both services report closed: Azurite writes its
+        tables to disk when it closes them (and otherwise only every few seconds), so
+        killing it sooner would lose acknowledged writes, which real storage never does."""
+        assert self.process is not None
+        log = self.folder / "azurite.log"
+
+        def closings() -> list[int]:
+            text = log.read_text()
+            return [text.count(f"{name} service successfully closed") for name in self.SERVICES]
+
+        before = closings()
+        os.killpg(self.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + seconds
+        while any(now <= then for now, then in zip(closings(), before, strict=True)):
+            assert time.monotonic() < deadline, f"Azurite did not close within {seconds} s"
+            time.sleep(0.1)
+        stop_all([self.process], grace_seconds=1)  # its Node process may linger
+        self.process = None
+        while port_open(self.blob_port) or port_open(self.table_port):
+            assert time.monotonic() < deadline, "Azurite's ports stayed open"
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def restartable_azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAzurite]:
+    """A private Azurite (see `private_azurite`) that the test may stop and restart."""
+    storage = LocalAzurite(tmp_path_factory.mktemp("restartable-azurite"))
+    storage.start()
+    yield storage
+    if storage.process is not None:
+        stop_all([storage.process], grace_seconds=2)
 
 
 class Stack:

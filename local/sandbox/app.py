@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from local.sandbox.faults import Faults, Stats
+from local.sandbox.faults import Faults, KeyLog, Stats
 from local.sandbox.models import FaultsUpdate
 from local.sandbox.operations import OPERATIONS
 from local.sandbox.pipeline import Platform, error_response, parse_body
@@ -77,16 +77,25 @@ def control_routes(platform: Platform) -> list[BaseRoute]:
         platform.store.clear()
         platform.faults.reset()
         platform.stats = Stats()
+        platform.keys = KeyLog()
         return JSONResponse({"status": "reset"})
+
+    async def stats(_: Request) -> Response:
+        return JSONResponse(platform.stats.view())
 
     async def reset_stats(_: Request) -> Response:
         # Measures one phase of a test (e.g. the catch-up after an outage) on its own.
         platform.stats = Stats()
         return JSONResponse(platform.stats.view())
 
+    async def keys(_: Request) -> Response:
+        return JSONResponse(platform.keys.view())
+
     return [
         Route("/health", health, methods=["GET"]),
+        Route("/_sandbox/stats", stats, methods=["GET"]),
         Route("/_sandbox/stats", reset_stats, methods=["DELETE"]),
+        Route("/_sandbox/keys", keys, methods=["GET"]),
         Route("/_sandbox/state", state, methods=["GET"]),
         Route("/_sandbox/faults", set_faults, methods=["PUT"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),

@@ -1,8 +1,11 @@
-"""Injected faults and request statistics, kept in memory (a restart clears them).
+"""Injected faults, request statistics and a per-key log, kept in memory (a restart
+clears them).
 
 Faults let tests play the bad days of a real platform: down, flaky, slow, or rate
 limited. A faulted request is answered before anything is applied and is never stored
-under its Idempotency-Key, so the client's retry is processed for real.
+under its Idempotency-Key, so the client's retry is processed for real. The per-key log
+lets a test show that a fault took effect on the client: which keys were refused with
+429 and asked again, which were applied but answered late, which came back for a replay.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +83,49 @@ class Stats:
 
     def view(self) -> dict[str, int]:
         return {name: value for name, value in vars(self).items() if not name.startswith("_")}
+
+
+@dataclass
+class KeyLog:
+    """What each Idempotency-Key met: requests that carried it, 429 answers, replays of
+    its stored response (and those answering a request for another operation than the
+    key was first used with: one key reused for two different calls), and whether it was
+    applied while answers were delayed (so a client with a shorter timeout never saw
+    the answer).
+
+    Cleared with the state (`POST /_sandbox/reset`), not with the statistics, so a test
+    can measure phases with `DELETE /_sandbox/stats` and still read the whole run here."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    rateLimited: Counter[str] = field(default_factory=Counter)
+    replayed: Counter[str] = field(default_factory=Counter)
+    replayedForOtherOperation: Counter[str] = field(default_factory=Counter)
+    appliedThenDelayed: set[str] = field(default_factory=set)
+
+    def refused(self, key: str | None, status: int) -> None:
+        if key and status == 429:
+            self.rateLimited[key] += 1
+
+    def answered(
+        self, key: str | None, replayed: bool, other_operation: bool, delayed: bool
+    ) -> None:
+        if not key:
+            return
+        if replayed:
+            self.replayed[key] += 1
+            if other_operation:
+                self.replayedForOtherOperation[key] += 1
+        elif delayed:
+            self.appliedThenDelayed.add(key)
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "requests": dict(self.requests),
+            "rateLimited": dict(self.rateLimited),
+            "replayed": dict(self.replayed),
+            "replayedForOtherOperation": dict(self.replayedForOtherOperation),
+            "appliedThenDelayed": sorted(self.appliedThenDelayed),
+        }
 
 
 class Faults:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from local.sandbox.faults import Faults, Stats
+from local.sandbox.faults import Faults, KeyLog, Stats
 from local.sandbox.operations import OPERATIONS
 from local.sandbox.rules import Rejection
 from local.sandbox.store import Store
@@ -39,6 +39,9 @@ class Outcome:
     status: int
     body: Any
     replayed: bool
+    # Replayed to a request for another operation than the key was first used with: the
+    # contract still replays, but the client has reused one key for two different calls.
+    other_operation: bool = False
 
 
 def error_response(rejection: Rejection, headers: Mapping[str, str] | None = None) -> Response:
@@ -74,6 +77,7 @@ class Platform:
         self.store = store
         self.faults = faults
         self.stats = Stats()
+        self.keys = KeyLog()
         self._token = api_token
 
     def endpoint(self, operation_id: str) -> Callable[[Request], Awaitable[Response]]:
@@ -84,15 +88,18 @@ class Platform:
 
     async def handle(self, operation_id: str, request: Request) -> Response:
         self.stats.count_request()
+        key = request.headers.get("Idempotency-Key")
+        if key:
+            self.keys.requests[key] += 1
         if not self._authorized(request):
             self.stats.rejected += 1
             message = "A valid 'Authorization: Bearer <token>' header is required"
             return error_response(Rejection(401, "unauthorized", message))
         if (fault := self.faults.gate(self.stats)) is not None:
+            self.keys.refused(key, fault[0].status)
             return error_response(*fault)
 
         raw = await request.body()
-        key = request.headers.get("Idempotency-Key")
         response: Response
         try:
             outcome = self._execute(operation_id, key, raw, request.path_params)
@@ -101,6 +108,8 @@ class Platform:
             response = error_response(rejection)
         else:
             self._count(outcome)
+            delayed = self.faults.latency_seconds > 0
+            self.keys.answered(key, outcome.replayed, outcome.other_operation, delayed)
             response = JSONResponse(outcome.body, outcome.status)
         if self.faults.latency_seconds:
             await asyncio.sleep(self.faults.latency_seconds)
@@ -123,7 +132,8 @@ class Platform:
         operation = OPERATIONS[operation_id]
         with self.store.transaction() as tx:
             if key and (stored := tx.recall(key)) is not None:
-                return Outcome(stored.status, stored.body, replayed=True)
+                other = stored.operation != operation_id
+                return Outcome(stored.status, stored.body, replayed=True, other_operation=other)
             body = parse_body(operation.model, raw)
             try:
                 with tx.savepoint():

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS idempotency (
 class StoredResponse:
     status: int
     body: Any
+    operation: str  # the operationId the key was first used with
 
 
 class Tx:
@@ -69,9 +70,9 @@ class Tx:
     def recall(self, key: str) -> StoredResponse | None:
         """The response stored for an Idempotency-Key, if the key was seen."""
         row = self._conn.execute(
-            "SELECT status, body FROM idempotency WHERE key = ?", (key,)
+            "SELECT status, body, operation FROM idempotency WHERE key = ?", (key,)
         ).fetchone()
-        return None if row is None else StoredResponse(row[0], json.loads(row[1]))
+        return None if row is None else StoredResponse(row[0], json.loads(row[1]), row[2])
 
     def remember(self, key: str, operation: str, status: int, body: Any) -> None:
         # Upsert that counts: a key is only remembered after `recall` found nothing, so

@@ -1,59 +1,66 @@
 """A reproducible ERP workload and the platform state it must produce.
 
 Each integration has its own SKUs and customers. Absolute-state data (stock of "set"
-SKUs, prices, product names, customer phones) must end at the value of the newest
-accepted event that carried it (a stale retry must never win); relative data (stock of
-"adjust" SKUs) must end at the seed plus every adjustment exactly once; each order
-externalId exists exactly once however often it was pushed. A few events are invalid
-on purpose (adjusting an unknown SKU): they must fail permanently and change nothing.
+SKUs, prices, product names, customer phones) must end at the value of the last event
+the client sent that carried it (a stale retry must never win): the client's own send
+order, never the product's ordering rule, so a product that orders events wrongly is
+caught. Relative data (stock of "adjust" SKUs) must end at the seed plus every
+adjustment exactly once: the one check the platform's own idempotency cannot pass for
+the product. Each order externalId exists exactly once however often it was pushed. A
+few events are invalid on purpose (adjusting an unknown SKU): they must fail permanently
+and change nothing. And the platform must hold nothing the client never sent.
 """
 
 from __future__ import annotations
 
 import random
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 WAREHOUSE = "wh-1"
 SEED_STOCK = 1000
-
-
-def version(message_id: str) -> tuple[int, str]:
-    """Acceptance order of an event: the time its UUIDv7 id carries, then the id."""
-    return uuid.UUID(message_id).int >> 80, message_id
+SEED_ORDER = -1  # the seed events come before everything a client sends
 
 
 @dataclass
 class Expected:
-    stock: dict[str, int] = field(default_factory=dict)
-    set_stock: dict[str, tuple[tuple[int, str], int]] = field(default_factory=dict)
-    prices: dict[str, tuple[tuple[int, str], int]] = field(default_factory=dict)
-    names: dict[str, tuple[tuple[int, str], str]] = field(default_factory=dict)
-    phones: dict[str, tuple[tuple[int, str], str]] = field(default_factory=dict)
-    orders: set[str] = field(default_factory=set)
-    invalid: set[str] = field(default_factory=set)
+    """The platform state the accepted events must produce. Each absolute value keeps
+    the client's send position of the event that carried it; the newest wins."""
 
-    def record(self, body: dict[str, Any], message_id: str, invalid: bool) -> None:
-        """Fold one accepted event into the expected state."""
+    stock: dict[str, int] = field(default_factory=dict)
+    set_stock: dict[str, tuple[int, int]] = field(default_factory=dict)
+    prices: dict[str, tuple[int, int]] = field(default_factory=dict)
+    names: dict[str, tuple[int, str]] = field(default_factory=dict)
+    phones: dict[str, tuple[int, str]] = field(default_factory=dict)
+    customers: set[str] = field(default_factory=set)
+    orders: set[str] = field(default_factory=set)
+
+    def seeded(self, workload: Workload) -> None:
+        """What `Workload.seed_events` creates: every SKU, named v0, stocked."""
+        for sku in workload.set_skus + workload.adjust_skus:
+            self.names[sku] = (SEED_ORDER, f"{sku} v0")
+        for sku in workload.set_skus:
+            self.set_stock[sku] = (SEED_ORDER, SEED_STOCK)
+        for sku in workload.adjust_skus:
+            self.stock[sku] = SEED_STOCK
+
+    def record(self, body: dict[str, Any], order: int, invalid: bool) -> None:
+        """Fold in one accepted event, the `order`-th its client sent."""
         if invalid:
-            self.invalid.add(message_id)
             return
-        v, data, action = version(message_id), body["data"], body["action"]
+        data, action = body["data"], body["action"]
 
         def newest(table: dict[str, Any], key: str, value: Any) -> None:
-            if key not in table or table[key][0] < v:
-                table[key] = (v, value)
+            if key not in table or table[key][0] < order:
+                table[key] = (order, value)
 
         if action == "inventory.set":
             for item in data["items"]:
                 newest(self.set_stock, item["sku"], item["quantity"])
         elif action == "inventory.adjust":
             for item in data["items"]:
-                self.stock[item["sku"]] = (
-                    self.stock.get(item["sku"], SEED_STOCK) + item["adjustment"]
-                )
+                self.stock[item["sku"]] += item["adjustment"]
         elif action == "price.set":
             for item in data["items"]:
                 newest(self.prices, item["sku"], item["sellingPrice"])
@@ -64,17 +71,17 @@ class Expected:
                     newest(self.prices, product["sku"], product["sellingPrice"])
         elif action == "customer.upsert":
             newest(self.phones, data["email"], data["phone"])
+            self.customers.add(data["email"])
         elif action == "order.create":
             self.orders.add(data["externalId"])
+            self.customers.add(data["customer"]["email"])
 
     def mismatches(self, state: dict[str, Any]) -> list[str]:
         """Every difference between the platform's state and the expected one."""
         problems = []
         inventory, prices = state["inventory"], state["prices"]
-        for sku, quantity in self.stock.items():
-            if inventory.get(sku, {}).get(WAREHOUSE) != quantity:
-                problems.append(f"stock {sku}: {inventory.get(sku)} != {quantity}")
-        for sku, (_, quantity) in self.set_stock.items():
+        stock = self.stock | {sku: quantity for sku, (_, quantity) in self.set_stock.items()}
+        for sku, quantity in stock.items():
             if inventory.get(sku, {}).get(WAREHOUSE) != quantity:
                 problems.append(f"stock {sku}: {inventory.get(sku)} != {quantity}")
         for sku, (_, price) in self.prices.items():
@@ -93,6 +100,20 @@ class Expected:
             if by_external.get(external_id, 0) != 1:
                 problems.append(f"order {external_id}: {by_external.get(external_id, 0)} orders")
         return problems
+
+    def extra_records(self, state: dict[str, Any]) -> list[str]:
+        """Every platform record no accepted event asked for."""
+        skus = set(self.names)
+        extra = [f"inventory {sku}" for sku in set(state["inventory"]) - skus]
+        extra += [f"product {sku}" for sku in set(state["products"]) - skus]
+        extra += [f"prices {sku}" for sku in set(state["prices"]) - skus]
+        extra += [f"customer {email}" for email in set(state["customers"]) - self.customers]
+        extra += [
+            f"order {order['externalId']}"
+            for order in state["orders"].values()
+            if order["externalId"] not in self.orders
+        ]
+        return extra
 
 
 class Workload:
@@ -161,11 +182,11 @@ class Workload:
             external_id = f"{self.prefix}-ORD-{len(self.orders)}"
             self.orders.append(external_id)
         order_rng = random.Random(external_id)  # same externalId, same body
-        data = {
+        order: dict[str, Any] = {
             "externalId": external_id,
             "customer": {"email": order_rng.choice(self.emails)},
             "lineItems": [
                 {"sku": order_rng.choice(self.set_skus), "quantity": 1, "unitPrice": 4990}
             ],
         }
-        return {"action": "order.create", "data": data}, False
+        return {"action": "order.create", "data": order}, False
