@@ -91,6 +91,13 @@ class Action(ABC):
         current = data if fresh is None else self.only_items(data, fresh)
         return [self.platform_call(current, entity_id)]
 
+    def call_key(self, event_key: str, call: PlatformCall) -> str:
+        """The platform Idempotency-Key of one of the event's calls. A key must always
+        name the same call: the platform replays the first answer to a repeated key, so
+        a key reused for another operation would be answered, not applied. One call per
+        event (most actions): the event's key."""
+        return event_key
+
     def results(self, responses: list[Any]) -> dict[str, Any]:
         """What to keep from the answers of `platform_calls`, in the same order."""
         return self.result(responses[0])

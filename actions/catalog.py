@@ -32,6 +32,9 @@ class PriceSetData(ActionData):
     items: list[Price] = Field(min_length=1)
 
 
+UPSERT_PRODUCTS, SET_PRICES = "upsertProducts", "setPrices"
+
+
 def price_key(sku: str) -> str:
     return f"price:{sku}"
 
@@ -71,7 +74,7 @@ class ProductUpsert(BulkAction):
         return data.model_copy(update={"products": kept})
 
     def platform_call(self, data: Any, entity_id: str | None) -> PlatformCall:
-        return PlatformCall("upsertProducts", self.body(data))
+        return PlatformCall(UPSERT_PRODUCTS, self.body(data))
 
     def platform_calls(
         self, data: Any, entity_id: str | None, fresh: set[str] | None
@@ -94,8 +97,17 @@ class ProductUpsert(BulkAction):
             and p.sellingPrice is not None
         ]
         if prices:
-            calls.append(PlatformCall("setPrices", {"items": prices}))
+            calls.append(PlatformCall(SET_PRICES, {"items": prices}))
         return calls
+
+    def call_key(self, event_key: str, call: PlatformCall) -> str:
+        # Which calls an attempt makes depends on what is still current, so the second
+        # operation is keyed by its name, never by its position in the list.
+        return (
+            event_key
+            if call.operation_id == UPSERT_PRODUCTS
+            else f"{event_key}~{call.operation_id}"
+        )
 
     def describe(self, data: Any, entity_id: str | None) -> str:
         return f"upsert {len(data.products)} product(s)"
@@ -123,7 +135,7 @@ class PriceSet(BulkAction):
         return price_key(item.sku)
 
     def platform_call(self, data: Any, entity_id: str | None) -> PlatformCall:
-        return PlatformCall("setPrices", self.body(data))
+        return PlatformCall(SET_PRICES, self.body(data))
 
     def describe(self, data: Any, entity_id: str | None) -> str:
         return f"set {len(data.items)} price(s)"

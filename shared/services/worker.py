@@ -23,7 +23,7 @@ from typing import Any
 from opentelemetry.trace import SpanKind
 
 from actions import ACTIONS
-from actions.base import PlatformCall
+from actions.base import Action, PlatformCall
 from shared import telemetry
 from shared.config import Settings
 from shared.domain import lifecycle
@@ -178,7 +178,7 @@ class Worker:
             await self._settle(event, shards, queued)
             return
         what = action.describe(data, event.entity_id)
-        exchanges, outcome = await self._call_platform(event, calls, what)
+        exchanges, outcome = await self._call_platform(event, action, calls, what)
         await _stop(mark)
         now = self._now()
         if outcome.succeeded:
@@ -207,7 +207,7 @@ class Worker:
         telemetry.log_event("attempt finished", event, level)
 
     async def _call_platform(
-        self, event: IntegrationEvent, calls: list[PlatformCall], what: str
+        self, event: IntegrationEvent, action: Action, calls: list[PlatformCall], what: str
     ) -> tuple[list[PlatformExchange], Outcome]:
         """Make the calls in order, stopping at the first that does not succeed. Each
         call has its own platform key, stable across retries, so a retry replays the
@@ -215,8 +215,8 @@ class Worker:
         base = lifecycle.platform_idempotency_key(event)
         exchanges: list[PlatformExchange] = []
         outcome = Outcome(True)
-        for n, call in enumerate(calls):
-            key = base if n == 0 else f"{base}~{n}"
+        for call in calls:
+            key = action.call_key(base, call)
             with telemetry.span(f"platform {call.operation_id}", event, kind=SpanKind.CLIENT):
                 exchanges.append(await self._platform.call(call, key))
             outcome = classify(exchanges[-1], what)

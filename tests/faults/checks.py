@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 from tests.conftest import Stack
 from tests.faults.erp import Sender, all_events
 from tests.faults.workload import Expected
+
+RESUBMITTED = re.compile(r"~r\d+(~|$)")  # lifecycle.platform_idempotency_key's generations
 
 
 @dataclass
@@ -65,6 +68,7 @@ def foreign_keys(applied: dict[str, int], events: set[str]) -> list[str]:
 
 def second_keys(applied: dict[str, int]) -> list[str]:
     """Platform keys of a second generation: one submission has one key per call,
-    `<eventId>` or `<eventId>~<n>` for its n-th call; only a person's resubmission may
-    start another (`<eventId>~r1`), and nothing is resubmitted in a fault run."""
-    return [key for key in applied if "~" in key and not key.partition("~")[2].isdigit()]
+    `<eventId>`, or `<eventId>~<operationId>` for an event's second operation (see
+    `Action.call_key`); only a person's resubmission may start another
+    (`<eventId>~r1`), and nothing is resubmitted in a fault run."""
+    return [key for key in applied if RESUBMITTED.search(key)]

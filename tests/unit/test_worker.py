@@ -461,7 +461,44 @@ async def test_an_event_needing_two_calls_retries_with_a_key_per_call() -> None:
     await retry_due(world, older)
     assert await world.deliver() == "success"
     keys = world.platform.idempotency_keys[-4:]
-    assert keys == [older, f"{older}~1", older, f"{older}~1"]
+    assert keys == [older, f"{older}~setPrices", older, f"{older}~setPrices"]
+
+
+async def test_a_key_always_names_the_same_operation_whatever_calls_an_attempt_makes() -> None:
+    """An attempt that only sets prices (its products superseded meanwhile) must not
+    send them under the key its products were applied under: the platform would replay
+    that answer and apply nothing."""
+    world = World()
+    products = [
+        {"sku": "A-1", "name": "A v1", "sellingPrice": 100},
+        {"sku": "B-1", "name": "B v1", "sellingPrice": 200},
+    ]
+    world.platform.answer(503)  # the event's first delivery
+    world.platform.answer(200, {"products": []})  # a newer B-1, no price
+    world.platform.answer(200, {"products": []}).answer(503)  # A-1 applied, B-1's price down
+    world.platform.answer(200, {"products": []})  # a newer A-1, no price
+    world.platform.answer(200, {"items": []})  # both prices, at last
+    _, key = await world.integration()
+    older = await world.push(key, {"action": "product.upsert", "data": {"products": products}})
+    await world.deliver()
+    for sku in ("B-1", "A-1"):
+        world.clock.advance(1)
+        newer = {"action": "product.upsert", "data": {"products": [{"sku": sku, "name": "v2"}]}}
+        await world.push(key, newer)
+        if sku == "B-1":
+            await world.deliver()
+            await retry_due(world, older)
+            assert await world.deliver(world.messages_for(older)[-1]) == "failed"
+        else:
+            await world.deliver()
+    await retry_due(world, older)
+    assert await world.deliver(world.messages_for(older)[-1]) == "success"
+    used: dict[str, set[str]] = {}
+    for call in world.platform.calls:
+        used.setdefault(call.idempotency_key, set()).add(call.call.operation_id)
+    assert all(len(operations) == 1 for operations in used.values()), used
+    assert world.platform.calls[-1].call.operation_id == "setPrices"
+    assert world.platform.calls[-1].idempotency_key == f"{older}~setPrices"
 
 
 # --- per-record ordering: a record named before it exists --------------------------------
