@@ -10,9 +10,7 @@ import azure.functions as func
 
 from shared.api import http_api
 from shared.bootstrap import container
-from shared.observability import setup_telemetry
 
-setup_telemetry()
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 

@@ -223,9 +223,15 @@ def build(
 
 
 def container() -> Container:
+    """The process's services, built (and telemetry set up) on first use."""
     global _container
     if _container is None:
-        _container = build()
+        from shared.config import Settings
+        from shared.observability import setup_telemetry
+
+        settings = Settings()
+        setup_telemetry(settings)
+        _container = build(settings)
     return _container
 
 

@@ -12,19 +12,20 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.bootstrap import Container
 from shared.domain.errors import (
     NotFound,
     RequestError,
+    StaleWrite,
     TransientError,
     UnsupportedMediaType,
     ValidationFailed,
 )
 from shared.domain.models import Role
-from shared.services.auth import require_role
-from shared.services.ports import StaleWrite
+
+if TYPE_CHECKING:
+    from shared.bootstrap import Container
 
 log = logging.getLogger("integrations.http")
 
@@ -50,7 +51,7 @@ class ApiResponse:
         return json.dumps(self.body, separators=(",", ":")).encode()
 
 
-Handler = Callable[[Container, ApiRequest], Awaitable[ApiResponse]]
+Handler = Callable[["Container", ApiRequest], Awaitable[ApiResponse]]
 
 
 def guarded(handler: Handler) -> Handler:
@@ -97,6 +98,10 @@ def json_body(request: ApiRequest) -> Any:
 
 
 def actor(services: Container, request: ApiRequest, needed: Role) -> str:
+    # With the services, on first use: importing the app stays free of the settings' and
+    # models' libraries (a cold start pays for them only when a request arrives).
+    from shared.services.auth import require_role
+
     role = require_role(services.settings, request.header("authorization"), needed)
     person = (request.header("x-actor") or "").strip()[:100]
     return f"{role.value}:{person}" if person else role.value

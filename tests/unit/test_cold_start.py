@@ -13,8 +13,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# The heavy ones. The Functions library, pydantic and the core's own modules may load.
+# The heavy ones. The Functions library and the core's light modules (errors, records,
+# the HTTP handlers) may load; the settings, the actions' models and the services come
+# with the first invocation.
 LOADED_ON_FIRST_USE = (
+    "pydantic",
+    "pydantic_settings",
+    "shared.config",
+    "shared.services.ports",
+    "actions",
     "azure.core",
     "azure.data.tables",
     "azure.storage.blob",
