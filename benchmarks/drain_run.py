@@ -1,6 +1,11 @@
 """One drain: push N single-SKU events to a new integration as fast as the clients can,
 wait until every one has settled, and measure events/s and the CPU it took.
 
+`backlog_drain` measures the worker alone: the events are accepted by the product's own
+inbound service (in this process, on the stack's storage and queue file) while the
+Functions host is stopped, then the host starts and drains the backlog; the rate counts
+from the first settlement to the last.
+
 The rate counts from the first event's acceptance (its `createdAt`) to the last
 settlement (the newest `updatedAt`), both stamped by the product, so how often this
 module polls does not change the figure. While waiting it polls the sandbox's request
@@ -11,6 +16,7 @@ every event, so the polling adds little work to the drain it measures.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from datetime import datetime
@@ -192,6 +198,91 @@ async def drain(
         f"{scope:>11} ordering, platform {latency_ms} ms: {run['drained']} of {events} events "
         f"drained, {run['eventsPerSecond']} events/s over {run.get('drainSeconds')} s, CPU "
         f"{cpu['share']:.0%} of {cpu['cores']} cores"
+        + (f"; {trouble(run)}" if trouble(run) else "")
+    )
+    return run
+
+
+async def fill_backlog(stack: BenchStack, scope: str, events: int, name: str) -> str:
+    """A new integration with `events` events queued and nobody consuming them (the
+    host is stopped): accepted by the product's own services, as the inbound route
+    would. Returns the integration id."""
+    from local.queue_bus import LocalQueueBus
+    from local.session_queue import LocalSessionQueue
+    from shared import bootstrap
+    from shared.config import Settings
+    from shared.services.inbound import InboundRequest
+
+    stack.stop("local.host")
+    queue = LocalSessionQueue(stack.env["LOCAL_QUEUE_PATH"])
+    bootstrap.install_overrides(bus=LocalQueueBus(queue))
+    # As the Functions host reads them: an empty value is an unset setting.
+    services = bootstrap.build(Settings.model_validate({k: v for k, v in stack.env.items() if v}))
+    try:
+        created = await services.management.create(
+            {"service": "custom", "enabled": True, "name": name, "orderingScope": scope}
+        )
+        authorization = f"Bearer {created['apiKey']}"
+        limit = asyncio.Semaphore(16)
+
+        async def accept(n: int) -> None:
+            async with limit:
+                body = json.dumps(load.inventory_set(n)).encode()
+                await services.inbound.accept(
+                    InboundRequest(authorization, "application/json", body)
+                )
+
+        await asyncio.gather(*(accept(n) for n in range(events)))
+        return str(created["id"])
+    finally:
+        await services.close()
+        queue.close()
+
+
+def backlog_rates(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Events/s from the first settlement to the last: the worker alone."""
+    done = sorted(_at(event["updatedAt"]) for event in events if event["status"] in DONE)
+    if len(done) < 2:
+        return {"drained": len(done), "eventsPerSecond": None}
+    seconds = done[-1] - done[0]
+    return {
+        "drained": len(done),
+        "drainSeconds": round(seconds, 2),
+        "eventsPerSecond": round((len(done) - 1) / seconds, 2),
+    }
+
+
+async def backlog_drain(
+    stack: BenchStack, scope: str, events: int, latency_ms: int
+) -> dict[str, Any]:
+    """Queue `events` events with no consumer, start the host, and time the drain."""
+    await set_platform_latency(stack, latency_ms)
+    integration_id = await fill_backlog(stack, scope, events, f"Backlog {scope} {latency_ms} ms")
+    async with httpx.AsyncClient(base_url=stack.sandbox, timeout=30) as sandbox:
+        start_calls = await platform_calls(sandbox)
+    processes = ("local.host", "local.sandbox", "azurite")
+    stack.start("local.host", stack.api)
+    before = stack.cpu(*processes)
+    statuses, complete = await wait_settled(
+        stack, integration_id, events, start_calls, TIMEOUT_SECONDS
+    )
+    cpu = stack.cpu(*processes).since(before)
+    stored = await all_events(stack, integration_id)
+    run = {
+        "orderingScope": scope,
+        "platformLatencyMs": latency_ms,
+        "events": events,
+        "backlog": True,
+        "complete": complete,
+        **backlog_rates(stored),
+        "statuses": {status: count for status, count in statuses.items() if count},
+        "failed": failures(stored),
+        "cpu": cpu,
+    }
+    print(
+        f"{scope:>11} ordering, platform {latency_ms} ms, backlog of {events}: "
+        f"{run['drained']} drained, {run['eventsPerSecond']} events/s over "
+        f"{run.get('drainSeconds')} s, CPU {cpu['share']:.0%} of {cpu['cores']} cores"
         + (f"; {trouble(run)}" if trouble(run) else "")
     )
     return run
