@@ -1,0 +1,1 @@
+"""Tools run by hand or by tests: the OpenAPI writer, the infrastructure checks."""
