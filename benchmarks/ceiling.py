@@ -2,7 +2,7 @@
 
 A bare ASGI app under uvicorn, one Python process like the local Functions host, whose
 only route records the body with one Azurite table insert (azure-data-tables, async)
-and sends it to a local session queue (in a worker thread, as `local.queue_bus` does),
+and sends it to a local session queue (in a worker thread, as `local.servicebus.queue_bus` does),
 then answers 202 with a messageId. No auth, no validation, no idempotency, no worker.
 The product's accept throughput is compared with this under the same clients.
 
@@ -22,7 +22,7 @@ from typing import Any
 import uvicorn
 from azure.data.tables.aio import TableClient
 
-from local.session_queue import LocalSessionQueue
+from local.servicebus.session_queue import LocalSessionQueue
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]

@@ -207,8 +207,8 @@ async def fill_backlog(stack: BenchStack, scope: str, events: int, name: str) ->
     """A new integration with `events` events queued and nobody consuming them (the
     host is stopped): accepted by the product's own services, as the inbound route
     would. Returns the integration id."""
-    from local.queue_bus import LocalQueueBus
-    from local.session_queue import LocalSessionQueue
+    from local.servicebus.queue_bus import LocalQueueBus
+    from local.servicebus.session_queue import LocalSessionQueue
     from shared import bootstrap
     from shared.config import Settings
     from shared.services.inbound import InboundRequest

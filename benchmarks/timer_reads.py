@@ -21,8 +21,8 @@ from typing import Any
 
 from local.azurite import connection_string, start_azurite
 from local.processes import stop_all
-from local.queue_bus import LocalQueueBus
-from local.session_queue import LocalSessionQueue
+from local.servicebus.queue_bus import LocalQueueBus
+from local.servicebus.session_queue import LocalSessionQueue
 from shared.adapters.azure_storage import StorageClients
 from shared.adapters.table_events import TableEventStore
 from shared.adapters.table_integrations import TableIntegrationStore

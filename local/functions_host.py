@@ -28,9 +28,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from local.host_settings import ServiceBusSettings
-from local.queue_dispatcher import SessionQueueDispatcher
-from local.session_queue import LocalSessionQueue
+from local.servicebus.host_settings import ServiceBusSettings
+from local.servicebus.queue_dispatcher import SessionQueueDispatcher
+from local.servicebus.session_queue import LocalSessionQueue
 
 log = logging.getLogger("local.host")
 DEAD_LETTER_SUFFIX = "/$deadletterqueue"

@@ -13,9 +13,9 @@ from pathlib import Path
 import uvicorn
 
 from local.functions_host import FunctionsHost
-from local.host_settings import ServiceBusSettings
-from local.queue_bus import LocalQueueBus
-from local.session_queue import LocalSessionQueue
+from local.servicebus.host_settings import ServiceBusSettings
+from local.servicebus.queue_bus import LocalQueueBus
+from local.servicebus.session_queue import LocalSessionQueue
 from local.settings_loader import load_local_settings
 from shared.config import Settings
 

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from local.session_queue import LocalSessionQueue
+from local.servicebus.session_queue import LocalSessionQueue
 from shared.adapters.azure_storage import StorageClients
 from shared.adapters.table_event_layout import attempt_row_key, event_keys
 from shared.adapters.table_events import TableEventStore

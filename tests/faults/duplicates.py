@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from local.session_queue import LocalSessionQueue
+from local.servicebus.session_queue import LocalSessionQueue
 from shared.config import Settings
 from shared.services.inbound import entity_session
 from shared.services.validation import validate_inbound

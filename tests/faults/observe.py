@@ -9,7 +9,7 @@ import sqlite3
 from contextlib import closing
 from typing import Any
 
-from local.session_queue import LocalSessionQueue
+from local.servicebus.session_queue import LocalSessionQueue
 from tests.conftest import Stack
 
 EVERYTHING = 10**9  # a peek limit above any queue length

@@ -15,7 +15,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.queue_bus import SEND_TIMEOUT_SECONDS
+from local.servicebus.queue_bus import SEND_TIMEOUT_SECONDS
 from tests.conftest import LocalAzurite, Stack
 from tests.faults.duplicates import deliver_twice
 from tests.faults.erp import Sender

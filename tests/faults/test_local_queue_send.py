@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from local import queue_bus
-from local.queue_bus import LocalQueueBus
-from local.session_queue import LocalSessionQueue
+from local.servicebus import queue_bus
+from local.servicebus.queue_bus import LocalQueueBus
+from local.servicebus.session_queue import LocalSessionQueue
 from shared.domain.errors import TransientError
 from shared.domain.models import QueueMessage
 

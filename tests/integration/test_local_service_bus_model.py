@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from azure.functions.servicebus import ServiceBusMessage
 
-from local.host_settings import INFINITE, ServiceBusSettings, parse_timespan
-from local.queue_dispatcher import SessionQueueDispatcher
-from local.session_queue import LocalSessionQueue
+from local.servicebus.host_settings import INFINITE, ServiceBusSettings, parse_timespan
+from local.servicebus.queue_dispatcher import SessionQueueDispatcher
+from local.servicebus.session_queue import LocalSessionQueue
 from local.settings_loader import ROOT
 from shared.domain.errors import TransientError
 from shared.domain.models import IntegrationEvent

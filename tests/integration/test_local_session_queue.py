@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from azure.functions.servicebus import ServiceBusMessage
 
-from local.queue_dispatcher import SessionQueueDispatcher
-from local.session_queue import (
+from local.servicebus.queue_dispatcher import SessionQueueDispatcher
+from local.servicebus.session_queue import (
     MAX_DELIVERY_COUNT_EXCEEDED,
     LocalSessionQueue,
     LockedMessage,

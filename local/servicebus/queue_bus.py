@@ -15,7 +15,7 @@ import asyncio
 import json
 import sqlite3
 
-from local.session_queue import LocalSessionQueue
+from local.servicebus.session_queue import LocalSessionQueue
 from shared.domain.errors import TransientError
 from shared.domain.models import QueueMessage
 from shared.services.ports import MessageBus

@@ -21,7 +21,7 @@ import json
 from azure.functions.meta import Datum
 from azure.functions.servicebus import ServiceBusMessage, ServiceBusMessageInConverter
 
-from local.session_queue import LockedMessage
+from local.servicebus.session_queue import LockedMessage
 
 
 def to_functions_message(msg: LockedMessage) -> ServiceBusMessage:

@@ -28,17 +28,17 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from local.dead_letter_consumers import DeadLetterConsumers, Handler
-from local.functions_message import to_functions_message
-from local.host_settings import ServiceBusSettings
-from local.session_queue import (
+from local.servicebus.dead_letter_consumers import DeadLetterConsumers, Handler
+from local.servicebus.functions_message import to_functions_message
+from local.servicebus.host_settings import ServiceBusSettings
+from local.servicebus.session_queue import (
     Arrival,
     LocalSessionQueue,
     LockedMessage,
     MessageLockLostError,
     SessionLockLostError,
 )
-from local.wakeups import WakeQueue, sleep_until, wake
+from local.servicebus.wakeups import WakeQueue, sleep_until, wake
 
 log = logging.getLogger(__name__)
 

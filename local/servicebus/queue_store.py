@@ -4,7 +4,7 @@
 (counts, peek, ready); it opens every read-modify-write as a `BEGIN IMMEDIATE` transaction so
 several processes sharing the file never hand out the same lock. It also tells subscribers of
 this handle when a message becomes available, so consumers in this process wait without polling.
-`LocalSessionQueue` (in `local.session_queue`) builds the queue's send, lock and settle
+`LocalSessionQueue` (in `local.servicebus.session_queue`) builds the queue's send, lock and settle
 operations on it.
 """
 
@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
-from local.queue_rows import (
+from local.servicebus.queue_rows import (
     COUNTS,
     DEAD_LETTER_ERROR_DESCRIPTION,
     DEAD_LETTER_REASON,

@@ -18,10 +18,10 @@ from typing import Any
 
 from azure.functions.servicebus import ServiceBusMessage
 
-from local.functions_message import to_functions_message
-from local.host_settings import ServiceBusSettings
-from local.session_queue import LocalSessionQueue, LockedMessage, MessageLockLostError
-from local.wakeups import WakeQueue, sleep_until
+from local.servicebus.functions_message import to_functions_message
+from local.servicebus.host_settings import ServiceBusSettings
+from local.servicebus.session_queue import LocalSessionQueue, LockedMessage, MessageLockLostError
+from local.servicebus.wakeups import WakeQueue, sleep_until
 
 Handler = Callable[[ServiceBusMessage], Awaitable[None]]
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ Each write that makes a message available is announced to this handle's subscrib
 
 Times come from an injected clock so tests can move time instead of sleeping.
 
-The schema and message type live in `local.queue_rows`; the connection, settings, shared
-row-level steps and read-only inspection in `local.queue_store`. This module holds the
+The schema and message type live in `local.servicebus.queue_rows`; the connection, settings, shared
+row-level steps and read-only inspection in `local.servicebus.queue_store`. This module holds the
 operations that send, lock and settle.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from local.queue_rows import (
+from local.servicebus.queue_rows import (
     MAX_DELIVERY_COUNT_EXCEEDED,
     NEXT_SESSION,
     UNLOCK,
@@ -32,7 +32,7 @@ from local.queue_rows import (
     from_us,
     to_us,
 )
-from local.queue_store import QueueStore
+from local.servicebus.queue_store import QueueStore
 
 __all__ = [
     "MAX_DELIVERY_COUNT_EXCEEDED",
