@@ -1,16 +1,11 @@
-"""One drain: push N single-SKU events to a new integration as fast as the clients can,
-wait until every one has settled, and measure events/s and the CPU it took.
+"""One drain of a backlog: N single-SKU events accepted by the product's own inbound
+service (in this process, on the stack's storage and queue file) while the Functions host
+is stopped; the host then starts and drains them. The rate counts the worker alone, from
+the first settlement to the last (both stamped by the product), with the CPU it took.
 
-`backlog_drain` measures the worker alone: the events are accepted by the product's own
-inbound service (in this process, on the stack's storage and queue file) while the
-Functions host is stopped, then the host starts and drains the backlog; the rate counts
-from the first settlement to the last.
-
-The rate counts from the first event's acceptance (its `createdAt`) to the last
-settlement (the newest `updatedAt`), both stamped by the product, so how often this
-module polls does not change the figure. While waiting it polls the sandbox's request
-counter (cheap) and asks the product's counts only when the platform has seen about
-every event, so the polling adds little work to the drain it measures.
+How often this module polls does not change the figure. While waiting it polls the
+sandbox's request counter (cheap) and asks the product's counts only when the platform
+has seen about every event, so the polling adds little work to the drain it measures.
 """
 
 from __future__ import annotations
@@ -105,28 +100,6 @@ def _at(stamp: str) -> float:
     return datetime.fromisoformat(stamp).timestamp()
 
 
-def rates(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """Over the drained events: events/s from the first acceptance to the last
-    settlement, and over the part after the last acceptance (the worker alone, nothing
-    else arriving)."""
-    done = [event for event in events if event["status"] in DONE]
-    if not done:
-        return {"drained": 0, "eventsPerSecond": None, "eventsPerSecondAfterLastAccept": None}
-    accepted = sorted(_at(event["createdAt"]) for event in done)
-    settled = sorted(_at(event["updatedAt"]) for event in done)
-    first, last_accept, last_settled = accepted[0], accepted[-1], settled[-1]
-    after = [moment for moment in settled if moment > last_accept]
-    alone = last_settled - last_accept
-    return {
-        "drained": len(done),
-        "drainSeconds": round(last_settled - first, 2),
-        "eventsPerSecond": round(len(done) / (last_settled - first), 2),
-        "acceptSeconds": round(last_accept - first, 2),
-        "settledAfterLastAccept": len(after),
-        "eventsPerSecondAfterLastAccept": round(len(after) / alone, 2) if alone > 0 else None,
-    }
-
-
 def failures(stored: list[dict[str, Any]]) -> dict[str, Any]:
     """Events that ended failed: how many, how many of them transiently (a retry is due),
     and the first reason."""
@@ -161,46 +134,6 @@ def remark(run: dict[str, Any]) -> str:
             f"counted ({failed['firstError']})"
         )
     return ""
-
-
-async def drain(
-    stack: BenchStack, scope: str, events: int, latency_ms: int, clients: int = 32
-) -> dict[str, Any]:
-    """Push `events` events to a new integration with this ordering scope and measure."""
-    await set_platform_latency(stack, latency_ms)
-    async with load.client(stack.api) as http:
-        integration_id, key = await load.new_integration(
-            http, stack.token, f"Drain {scope} {latency_ms} ms", ordering_scope=scope
-        )
-    async with httpx.AsyncClient(base_url=stack.sandbox, timeout=30) as sandbox:
-        start_calls = await platform_calls(sandbox)
-    processes = ("local.host", "local.sandbox", "azurite")
-    before = stack.cpu(*processes)
-    async with load.Clients(stack.api) as pool:
-        pushed = await load.push_all(pool, key, events, clients)
-    statuses, complete = await wait_settled(
-        stack, integration_id, events, start_calls, TIMEOUT_SECONDS
-    )
-    cpu = stack.cpu(*processes).since(before)
-    stored = await all_events(stack, integration_id)
-    run = {
-        "orderingScope": scope,
-        "platformLatencyMs": latency_ms,
-        "events": events,
-        "complete": complete,
-        **rates(stored),
-        "pushSeconds": round(pushed.seconds, 2),
-        "statuses": {status: count for status, count in statuses.items() if count},
-        "failed": failures(stored),
-        "cpu": cpu,
-    }
-    print(
-        f"{scope:>11} ordering, platform {latency_ms} ms: {run['drained']} of {events} events "
-        f"drained, {run['eventsPerSecond']} events/s over {run.get('drainSeconds')} s, CPU "
-        f"{cpu['share']:.0%} of {cpu['cores']} cores"
-        + (f"; {trouble(run)}" if trouble(run) else "")
-    )
-    return run
 
 
 async def fill_backlog(stack: BenchStack, scope: str, events: int, name: str) -> str:

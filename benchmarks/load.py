@@ -1,6 +1,6 @@
 """Load on the inbound endpoint from one asyncio process: closed loop (N clients, each
 sending its next request when the last one is answered), open loop (a fixed rate,
-whatever the answers do) and a push of N events as fast as possible.
+whatever the answers do).
 
 Latency in the open loop counts from the moment a request was due, not from when it
 left, so a server that falls behind is not flattered (coordinated omission).
@@ -149,32 +149,6 @@ async def open_loop(
         pending.add(task)
         task.add_done_callback(pending.discard)
     await asyncio.gather(*pending)
-    run.seconds = time.perf_counter() - started
-    return run
-
-
-async def push_all(pool: Clients, key: str, events: int, clients: int = 32) -> Run:
-    """Accept `events` events as fast as `clients` concurrent clients can; an answer
-    other than 202 (an overload, a restart) is sent again after a short pause."""
-    run, numbers = Run(), iter(range(events))
-
-    async def one_client() -> None:
-        async with pool.one() as http:
-            for n in numbers:
-                while True:
-                    started = time.perf_counter()
-                    status, message_id = await _send(http, key, inventory_set(n))
-                    run.statuses[status] += 1
-                    if message_id:
-                        run.latencies_ms.append((time.perf_counter() - started) * 1000)
-                        run.message_ids.append(message_id)
-                        break
-                    if status.startswith("4") and status not in ("408", "429"):
-                        raise RuntimeError(f"the inbound endpoint answered {status}")
-                    await asyncio.sleep(0.2)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(one_client() for _ in range(clients)))
     run.seconds = time.perf_counter() - started
     return run
 
