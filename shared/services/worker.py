@@ -239,7 +239,7 @@ class Worker:
         self,
         event: IntegrationEvent,
         shards: int,
-        as_read: IntegrationEvent | None = None,
+        as_read: IntegrationEvent,
         attempt: Attempt | None = None,
     ) -> None:
         """Save the outcome, its check and its attempt in one write."""
@@ -248,7 +248,7 @@ class Worker:
                 await self._events.save(event, shards, attempt)
                 return
             except StaleWrite:
-                if as_read is None or not await self._rebase(event, shards, as_read):
+                if not await self._rebase(event, shards, as_read):
                     raise
         await self._events.save(event, shards, attempt)
 
