@@ -53,10 +53,11 @@ def deliver_twice(stack: Stack, senders: list[Sender], entity_ordered: set[int])
     shards = _setting(stack, "EVENT_PARTITION_SHARDS")
     chosen: list[tuple[Sender, str]] = []
     for n, sender in enumerate(senders):
+        accepted = dict(sender.accepted)  # the client is still pushing: read a copy
         events = all_events(stack, sender.id)
         settled = sorted(
             event_id
-            for event_id in sender.accepted
+            for event_id in accepted
             if events.get(event_id, {}).get("status") in ("success", "skipped")
         )
         picked = random.Random(n).sample(settled, min(DUPLICATES_PER_INTEGRATION, len(settled)))
