@@ -2,16 +2,57 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any, ClassVar
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from actions.base import Action, ActionData
 
-Sku = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-WarehouseId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+# Unicode categories no identifier may hold: control characters (NUL, newline, tab),
+# invisible formatting (zero-width spaces, right-to-left overrides: one id shown as
+# another), line and paragraph separators, surrogates, private-use and unassigned.
+FORBIDDEN_IN_IDENTIFIERS = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def identifier_problem(value: str) -> str | None:
+    """Why `value` cannot be an identifier (a SKU, an e-mail, an entity or record id,
+    an id in a route or filter), or None. Ids are keys in storage, parts of platform
+    URLs and words people read and search for, so they hold printable characters
+    only, with no space but the plain one, and are never just dots (a path step)."""
+    if value.isascii() and value.isprintable():
+        return "must not be only dots" if value and value.strip(".") == "" else None
+    for position, char in enumerate(value):
+        if unicodedata.category(char) in FORBIDDEN_IN_IDENTIFIERS or (
+            char.isspace() and char != " "
+        ):
+            return (
+                f"must not contain control or invisible characters "
+                f"(found U+{ord(char):04X} at position {position})"
+            )
+    if value and value.strip(".") == "":
+        return "must not be only dots"
+    return None
+
+
+def _printable(value: str) -> str:
+    problem = identifier_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+Printable = AfterValidator(_printable)
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=100), Printable]
+WarehouseId = Annotated[str, StringConstraints(min_length=1, max_length=100), Printable]
+# The platform id of the record an event changes (a URL part for order.update).
+EntityId = Annotated[str, StringConstraints(min_length=1, max_length=200), Printable]
+# A business system's own record id, such as an order number.
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=100), Printable]
 Email = Annotated[
-    str, StringConstraints(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    str,
+    StringConstraints(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    Printable,
 ]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 # Money is integer minor units (4990 = 49.90) so no rounding ever happens on the way.

@@ -7,10 +7,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 
 from actions.base import Action, ActionData, PlatformCall, Semantics
-from actions.common import MinorUnits, Sku
+from actions.common import ExternalId, MinorUnits, Sku
 from actions.customers import CustomerData
 
-ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 OrderStatus = Literal["pending", "confirmed", "processing", "shipped", "delivered", "cancelled"]
 
 

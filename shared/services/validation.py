@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -11,12 +10,14 @@ from pydantic import ValidationError as PydanticValidationError
 
 from actions import ACTIONS, SUPPORTED_ACTIONS, Action
 from actions.base import ActionData
+from actions.common import EntityId, Printable
 from shared.domain.errors import (
     FieldProblem,
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
 )
+from shared.services.json_input import read_json
 
 # Clearer words than pydantic's for the mistakes data owners actually make.
 FRIENDLIER_MESSAGES = {
@@ -29,8 +30,8 @@ FRIENDLIER_MESSAGES = {
 class InboundEnvelope(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    action: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    entityId: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    action: Annotated[str, StringConstraints(min_length=1, max_length=100), Printable]
+    entityId: EntityId | None = None
     data: dict[str, Any]
 
 
@@ -50,6 +51,8 @@ def pydantic_problems(error: PydanticValidationError, prefix: str = "") -> list[
         for part in item["loc"]:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
         message = FRIENDLIER_MESSAGES.get(item["type"], item["msg"])
+        if item["type"] == "value_error":  # our own validators' sentences, as written
+            message = str(item["ctx"]["error"]) if "error" in item.get("ctx", {}) else message
         if item["type"] == "int_type" and isinstance(item.get("input"), float):
             message = "must be a whole number; money is in minor units (49.90 is 4990)"
         if item["type"] == "extra_forbidden":
@@ -59,7 +62,7 @@ def pydantic_problems(error: PydanticValidationError, prefix: str = "") -> list[
 
 
 def check_body(body: bytes, content_type: str | None, max_bytes: int) -> Any:
-    """Size, media type and JSON syntax; returns the parsed JSON."""
+    """Size, media type and strict JSON (see `json_input`); returns the parsed JSON."""
     if len(body) > max_bytes:
         raise PayloadTooLarge(
             f"The body is {len(body):,} bytes; the limit is {max_bytes:,}. "
@@ -71,13 +74,7 @@ def check_body(body: bytes, content_type: str | None, max_bytes: int) -> Any:
             "Send the body as JSON with 'Content-Type: application/json' "
             f"(got '{media or 'none'}')."
         )
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        where = ""
-        if isinstance(exc, json.JSONDecodeError):
-            where = f" at line {exc.lineno}, column {exc.colno}"
-        raise ValidationFailed(f"The body is not valid JSON{where}.") from exc
+    return read_json(body)
 
 
 def validate_inbound(document: Any, max_items: int) -> ValidatedRequest:
