@@ -137,6 +137,7 @@ var tableNames = [
   'jobs'
   'audit'
   'alerts'
+  'flowcounts'
 ]
 var payloadContainerName = 'payloads'
 

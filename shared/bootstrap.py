@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from shared.config import Settings
     from shared.domain.circuit import CircuitBreaker
     from shared.services.dead_letters import DeadLetterService
+    from shared.services.flow import FlowService
+    from shared.services.flow_counter import FlowCounter
     from shared.services.inbound import InboundService
     from shared.services.management import ManagementService
     from shared.services.ports import (
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
         AlertSink,
         EntityVersionStore,
         EventStore,
+        FlowCounterStore,
         IdempotencyStore,
         IntegrationStore,
         JobStore,
@@ -64,6 +67,7 @@ class Adapters:
     jobs: JobStore
     alert_ledger: AlertLedger
     alert_sink: AlertSink | None
+    flow_counts: FlowCounterStore
     secrets: SecretStore
     bus: MessageBus
     platform: PlatformClient
@@ -84,8 +88,11 @@ class Container:
     recovery: RecoveryService
     resubmission: ResubmissionService
     dead_letters: DeadLetterService
+    flow_counter: FlowCounter
+    flow: FlowService
 
     async def close(self) -> None:
+        await self.flow_counter.flush()
         await self.bus.close()
         await self.platform.close()
         await self.storage.close()
@@ -131,6 +138,7 @@ def azure_adapters(settings: Settings) -> Adapters:
     from shared.adapters.platform_http import HttpPlatformClient
     from shared.adapters.secrets import secret_store_for
     from shared.adapters.table_events import TableEventStore
+    from shared.adapters.table_flow import TableFlowCounterStore
     from shared.adapters.table_integrations import TableIntegrationStore
     from shared.adapters.table_jobs import TableJobStore
     from shared.adapters.table_schedule import TableIdempotencyStore, TableScheduleStore
@@ -152,6 +160,7 @@ def azure_adapters(settings: Settings) -> Adapters:
         alert_sink=WebhookAlertSink(settings.alert_webhook_url)
         if settings.alert_webhook_url
         else None,
+        flow_counts=TableFlowCounterStore(storage),
         secrets=secret_store_for(settings),
         bus=_message_bus(settings),
         platform=HttpPlatformClient(
@@ -179,6 +188,8 @@ def build(
     from shared.domain.circuit import CircuitBreaker
     from shared.services.alerts import AlertService
     from shared.services.dead_letters import DeadLetterService
+    from shared.services.flow import FlowService
+    from shared.services.flow_counter import FlowCounter
     from shared.services.inbound import InboundService
     from shared.services.management import ManagementService
     from shared.services.queries import QueryService
@@ -194,7 +205,9 @@ def build(
         cooldown=timedelta(seconds=settings.circuit_cooldown_seconds),
         max_cooldown=timedelta(seconds=settings.circuit_max_cooldown_seconds),
     )
-    recovery = RecoveryService(settings, a.events, a.schedule, a.bus, now, monotonic)
+    # One per process: its writer id names the counter rows this process owns.
+    flow = FlowCounter(a.flow_counts, settings.flow_flush_seconds, now, monotonic)
+    recovery = RecoveryService(settings, a.events, a.schedule, a.bus, now, monotonic, flow)
     alerts = AlertService(settings, a.alert_sink, a.alert_ledger, now)
     return Container(
         settings=settings,
@@ -203,7 +216,7 @@ def build(
         platform=a.platform,
         jobs=a.jobs,
         breaker=breaker,
-        inbound=InboundService(settings, a.integrations, a.events, a.idempotency, a.bus, now),
+        inbound=InboundService(settings, a.integrations, a.events, a.idempotency, a.bus, now, flow),
         worker=Worker(
             settings,
             a.integrations,
@@ -213,12 +226,15 @@ def build(
             breaker,
             now,
             alerts,
+            flow,
         ),
         management=ManagementService(settings, a.integrations, a.events, a.secrets, now),
         queries=QueryService(settings, a.integrations, a.events),
         recovery=recovery,
-        resubmission=ResubmissionService(a.integrations, a.events, a.jobs, recovery, now),
-        dead_letters=DeadLetterService(a.events, now, alerts),
+        resubmission=ResubmissionService(a.integrations, a.events, a.jobs, recovery, now, flow),
+        dead_letters=DeadLetterService(a.events, now, alerts, flow),
+        flow_counter=flow,
+        flow=FlowService(a.integrations, a.flow_counts, now),
     )
 
 

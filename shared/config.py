@@ -186,6 +186,15 @@ class Settings(BaseSettings):
     timer_budget_seconds: float = Field(
         45.0, alias="TIMER_BUDGET_SECONDS", description="Time one timer run may spend."
     )
+    flow_flush_seconds: float = Field(
+        10.0,
+        ge=0,
+        alias="FLOW_FLUSH_SECONDS",
+        description=(
+            "How often each instance writes its counts of the events' flow (at the end "
+            "of an invocation, once this long has passed); a crash loses at most this long."
+        ),
+    )
     requeue_per_integration_per_run: int = Field(
         200,
         alias="REQUEUE_PER_INTEGRATION_PER_RUN",

@@ -37,6 +37,7 @@ TABLES = (
     "jobs",
     "audit",
     "alerts",
+    "flowcounts",
 )
 PAYLOAD_CONTAINER = "payloads"
 

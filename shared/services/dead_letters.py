@@ -30,7 +30,9 @@ from typing import Any
 from shared import telemetry
 from shared.domain import lifecycle
 from shared.domain.errors import TransientError, UnreadableMessage
+from shared.domain.flow import FlowStep
 from shared.services.alerts import AlertService
+from shared.services.flow_counter import FlowCounter
 from shared.services.ports import EventStore
 from shared.services.worker import EventRef
 
@@ -92,8 +94,10 @@ class DeadLetterService:
         events: EventStore,
         now: Callable[[], datetime],
         alerts: AlertService | None = None,
+        flow: FlowCounter | None = None,
     ) -> None:
         self._alerts = alerts
+        self._flow = flow
         self._events = events
         self._now = now
 
@@ -127,6 +131,9 @@ class DeadLetterService:
                 exc,
             )
             return "deferred"
+        finally:
+            if self._flow is not None:
+                await self._flow.flush_if_due()
 
     async def _mark(self, ref: EventRef, cause: DeadLetterCause, message_id: str | None) -> str:
         event = await self._events.get(ref.integration_id, ref.event_id, ref.shards)
@@ -145,6 +152,8 @@ class DeadLetterService:
             event, f"Delivery gave up: {why}. Resubmit it once the cause is fixed.", self._now()
         )
         await self._events.save(event, ref.shards)
+        if self._flow is not None:
+            self._flow.tally(event.integration_id, FlowStep.DEAD_LETTERED, self._now())
         telemetry.DEAD_LETTERED.add(1, {"integration.id": event.integration_id})
         if self._alerts is not None:
             await self._alerts.dead_lettered(event, why)

@@ -22,10 +22,12 @@ from shared.config import Settings
 from shared.domain import lifecycle
 from shared.domain.clock import event_id_time_ms, from_epoch_ms, new_event_id
 from shared.domain.errors import Throttled, TransientError, Unprocessable, ValidationFailed
+from shared.domain.flow import FlowStep
 from shared.domain.models import EventStatus, Integration, IntegrationEvent, OrderingScope
 from shared.domain.retry import policy_for
 from shared.domain.throttle import RateLimiter
 from shared.services.auth import authenticate_integration
+from shared.services.flow_counter import FlowCounter
 from shared.services.ports import (
     EventStore,
     IdempotencyRecord,
@@ -80,7 +82,9 @@ class InboundService:
         idempotency: IdempotencyStore,
         bus: MessageBus,
         now: Callable[[], datetime],
+        flow: FlowCounter | None = None,
     ) -> None:
+        self._flow = flow
         self._settings = settings
         self._integrations = integrations
         self._events = events
@@ -93,6 +97,8 @@ class InboundService:
     async def accept(self, request: InboundRequest) -> Accepted:
         with telemetry.span("inbound accept", kind=SpanKind.SERVER):
             accepted = await self._accept(request)
+        if self._flow is not None:
+            await self._flow.flush_if_due()
         return accepted
 
     async def _accept(self, request: InboundRequest) -> Accepted:
@@ -136,6 +142,8 @@ class InboundService:
             # A resend finishing a claim while the first request was still recording:
             # that request recorded the event and sends it (or the timer does).
             return Accepted(event_id, replayed=True)
+        if self._flow is not None:
+            self._flow.tally(event.integration_id, FlowStep.RECEIVED, self._now())
         try:
             await self._bus.send(lifecycle.queue_message(event, integration.partition_shards))
         except TransientError:

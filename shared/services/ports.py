@@ -15,6 +15,7 @@ from actions.base import PlatformCall
 from shared.domain.errors import (
     StaleWrite as StaleWrite,  # the adapters raise it; defined with its kin
 )
+from shared.domain.flow import FlowRow, Granularity
 from shared.domain.jobs import AuditEntry, BulkJob
 from shared.domain.models import (
     Attempt,
@@ -282,3 +283,22 @@ class AlertLedger(ABC):
     @abstractmethod
     async def claim(self, integration_id: str, kind: str, window: str) -> bool:
         """True for the first claim of this window, False afterwards."""
+
+
+class FlowCounterStore(ABC):
+    """Counts of the events' flow per bucket (see `shared.domain.flow`), one row per
+    writer: each process writes only rows of its own, holding its absolute totals, so
+    a write needs no read and no etag, and writing the same totals again changes
+    nothing. A bucket's count is the sum of its writers' rows."""
+
+    @abstractmethod
+    async def write(self, rows: list[FlowRow]) -> None:
+        """Store each row over the same writer's earlier row of that bucket."""
+
+    @abstractmethod
+    async def read(
+        self, integration_id: str | None, granularity: Granularity, start: datetime, end: datetime
+    ) -> list[FlowRow]:
+        """Every writer's rows of the buckets starting in [start, end), of one
+        integration or (None) of all together; the cost grows with buckets times
+        writers, never with the number of events."""

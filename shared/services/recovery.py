@@ -24,6 +24,7 @@ from shared.config import Settings
 from shared.domain import lifecycle
 from shared.domain.errors import TransientError
 from shared.domain.models import EventStatus, IntegrationEvent
+from shared.services.flow_counter import FlowCounter
 from shared.services.ports import EventStore, MessageBus, ScheduledCheck, ScheduleStore, StaleWrite
 
 log = logging.getLogger("integrations.recovery")
@@ -64,7 +65,9 @@ class RecoveryService:
         bus: MessageBus,
         now: Callable[[], datetime],
         monotonic: Callable[[], float] = time.monotonic,
+        flow: FlowCounter | None = None,
     ) -> None:
+        self._flow = flow
         self._settings = settings
         self._events = events
         self._schedule = schedule
@@ -73,6 +76,14 @@ class RecoveryService:
         self._monotonic = monotonic
 
     async def run_once(self, batch: int = 500) -> RecoveryReport:
+        try:
+            return await self._run_once(batch)
+        finally:
+            # The timer's instance writes its counts even when nothing else runs there.
+            if self._flow is not None:
+                await self._flow.flush_if_due()
+
+    async def _run_once(self, batch: int) -> RecoveryReport:
         report = RecoveryReport()
         deadline = self._monotonic() + self._settings.timer_budget_seconds
         pace = self._settings.requeue_per_integration_per_run

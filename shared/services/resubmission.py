@@ -16,9 +16,11 @@ from typing import Any
 
 from shared.domain import lifecycle
 from shared.domain.errors import Conflict, NotFound, TransientError
+from shared.domain.flow import FlowStep
 from shared.domain.jobs import AuditEntry, BulkJob, JobStatus
 from shared.domain.models import EventStatus, IntegrationEvent
 from shared.services.conflicts import on_fresh_copy
+from shared.services.flow_counter import FlowCounter
 from shared.services.management import parse_body, require_integration
 from shared.services.ports import EventStore, IntegrationStore, JobStore, StaleWrite
 from shared.services.queries import EventFilter
@@ -42,7 +44,9 @@ class ResubmissionService:
         jobs: JobStore,
         recovery: RecoveryService,
         now: Callable[[], datetime],
+        flow: FlowCounter | None = None,
     ) -> None:
+        self._flow = flow
         self._integrations = integrations
         self._events = events
         self._jobs = jobs
@@ -81,8 +85,12 @@ class ResubmissionService:
                         "be resubmitted."
                     )
                 return None
+            # One with a retry still due is only retried sooner: no new step in its flow.
+            waited_for_a_person = event.next_retry_at is None
             lifecycle.requeue(event, self._now(), resubmission=True)
             await self._recovery.send(event, shards, self._now())
+            if waited_for_a_person and self._flow is not None:
+                self._flow.tally(integration_id, FlowStep.RESUBMITTED, self._now())
             return event
 
         return await on_fresh_copy(

@@ -40,6 +40,7 @@ from shared.domain.outcomes import (
 from shared.domain.retry import RetryPolicy, policy_for
 from shared.services.alerts import AlertService
 from shared.services.conflicts import on_fresh_copy
+from shared.services.flow_counter import FlowCounter
 from shared.services.ports import EventStore, IntegrationStore, PlatformClient, StaleWrite
 from shared.services.staleness import StalenessGuard
 
@@ -76,8 +77,10 @@ class Worker:
         breaker: CircuitBreaker,
         now: Callable[[], datetime],
         alerts: AlertService | None = None,
+        flow: FlowCounter | None = None,
     ) -> None:
         self._alerts = alerts
+        self._flow = flow
         self._settings = settings
         self._integrations = integrations
         self._events = events
@@ -104,6 +107,9 @@ class Worker:
             # and dead-letter it during a short brownout.
             log.warning("event %s deferred, storage unavailable: %s", ref.event_id, exc)
             return "deferred"
+        finally:
+            if self._flow is not None:
+                await self._flow.flush_if_due()
 
     async def _handle(self, ref: EventRef, properties: Mapping[str, Any] | None) -> str:
         async def run_on_fresh_copy() -> str:
@@ -136,15 +142,18 @@ class Worker:
         pause = self._breaker.paused_until(self._now())
         if pause is not None:
             await self._postpone(event, shards, pause)
-            return event.status.value
-        started = self._now()
-        queued = copy.copy(event)
-        lifecycle.start_attempt(event, started, self._lease)
-        mark = asyncio.create_task(self._mark_processing_later(event, shards))
-        try:
-            await self._attempt(event, shards, started, queued, mark)
-        finally:
-            await _stop(mark)
+        else:
+            started = self._now()
+            queued = copy.copy(event)
+            lifecycle.start_attempt(event, started, self._lease)
+            mark = asyncio.create_task(self._mark_processing_later(event, shards))
+            try:
+                await self._attempt(event, shards, started, queued, mark)
+            finally:
+                await _stop(mark)
+        # Counted once the outcome is saved: a write that failed is decided afresh.
+        if self._flow is not None:
+            self._flow.outcome(event, self._now())
         return event.status.value
 
     async def _mark_processing_later(self, event: IntegrationEvent, shards: int) -> None:

@@ -23,6 +23,7 @@ from shared.bootstrap import Adapters, build
 from shared.config import Settings
 from shared.domain.clock import epoch_ms, new_event_id, new_integration_id
 from shared.domain.errors import TransientError
+from shared.domain.flow import ALL_INTEGRATIONS, FlowKey, FlowRow, FlowStep, Granularity
 from shared.domain.jobs import AuditEntry, BulkJob
 from shared.domain.models import (
     Attempt,
@@ -41,6 +42,7 @@ from shared.services.ports import (
     EventPage,
     EventQuery,
     EventStore,
+    FlowCounterStore,
     IdempotencyRecord,
     IdempotencyStore,
     IntegrationStore,
@@ -545,6 +547,46 @@ def unit_settings(**values: Any) -> Settings:
     return Settings(**defaults)
 
 
+class FakeFlowCounterStore(FlowCounterStore):
+    """Rows by (bucket, writer), each write replacing the writer's row, like the table;
+    `writes` records every write and `reads` every read."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[FlowKey, str], dict[FlowStep, int]] = {}
+        self.writes: list[list[FlowRow]] = []
+        self.reads: list[tuple[str | None, Granularity, datetime, datetime]] = []
+        self.down = False
+
+    async def write(self, rows: list[FlowRow]) -> None:
+        if self.down:
+            raise TransientError("Storage is unavailable: ServiceRequestError")
+        self.writes.append(list(rows))
+        for row in rows:
+            self.rows[(row.key, row.writer)] = dict(row.counts)
+
+    async def read(
+        self, integration_id: str | None, granularity: Granularity, start: datetime, end: datetime
+    ) -> list[FlowRow]:
+        self.reads.append((integration_id, granularity, start, end))
+        partition = integration_id or ALL_INTEGRATIONS
+        return [
+            FlowRow(key, writer, dict(counts))
+            for (key, writer), counts in sorted(self.rows.items(), key=lambda r: r[0][0].start)
+            if key.integration_id == partition
+            and key.granularity is granularity
+            and start <= key.start < end
+        ]
+
+    def sums(self, integration_id: str, granularity: Granularity) -> dict[FlowStep, int]:
+        """Every writer's counts of one partition, summed over its buckets."""
+        total: dict[FlowStep, int] = {}
+        for (key, _), counts in self.rows.items():
+            if key.integration_id == integration_id and key.granularity is granularity:
+                for step, n in counts.items():
+                    total[step] = total.get(step, 0) + n
+        return {step: n for step, n in total.items() if n}
+
+
 class FakeStorageAccount(StorageAccount):
     def __init__(self) -> None:
         self.down = False
@@ -583,6 +625,7 @@ class World:
     secrets: FakeSecretStore = field(default_factory=FakeSecretStore)
     monotonic: FakeMonotonic = field(default_factory=FakeMonotonic)
     jobs: FakeJobStore = field(default_factory=lambda: FakeJobStore())
+    flow_counts: FakeFlowCounterStore = field(default_factory=FakeFlowCounterStore)
 
     def __post_init__(self) -> None:
         self.schedule = self.events.schedule
@@ -598,6 +641,7 @@ class World:
                 jobs=self.jobs,
                 alert_ledger=FakeAlertLedger(),
                 alert_sink=None,
+                flow_counts=self.flow_counts,
                 secrets=self.secrets,
                 bus=self.bus,
                 platform=self.platform,
@@ -614,6 +658,8 @@ class World:
         self.management = self.services.management
         self.resubmission = self.services.resubmission
         self.queries = self.services.queries
+        self.flow_counter = self.services.flow_counter
+        self.flow = self.services.flow
 
     async def integration(self, **overrides: Any) -> tuple[Integration, str]:
         integration, key = make_integration(self.clock, **overrides)

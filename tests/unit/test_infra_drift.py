@@ -77,6 +77,7 @@ OPTIONAL = {
     "PROCESSING_MARK_SECONDS": "tuning: when a slow attempt is shown as processing",
     "ENQUEUE_GRACE_SECONDS": "tuning: when the timer re-sends a never-picked-up event",
     "TIMER_BUDGET_SECONDS": "tuning: time one timer run may spend",
+    "FLOW_FLUSH_SECONDS": "tuning: how often each instance writes its flow counts",
     "REQUEUE_PER_INTEGRATION_PER_RUN": "tuning: retry pacing per integration",
     "EVENT_PARTITION_SHARDS": "storage layout: fixed once events exist, keep the default",
     "ENTITY_ORDERING_SHARDS": "tuning: sessions per integration under entity ordering",
