@@ -7,6 +7,9 @@
 - address lines and postal codes: `***`;
 - any field named in the MASKED_FIELDS setting: `***`.
 
+A value under a personal-data key is masked whatever its shape: every string and
+number in a list or object under `phone` is masked as a phone number.
+
     mask({"email": "anna@example.com", "phone": "+46701234567"})
     -> {"email": "a***@example.com", "phone": "+46*******67"}
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 REMOVED = "[removed]"
@@ -75,23 +78,74 @@ def mask_phone(value: str) -> str:
     return value[:keep_head] + "*" * (len(value) - keep_head - 2) + value[-2:]
 
 
+def _initial(value: str) -> str:
+    return (value[:1] + "***") if value else value
+
+
+def _hidden(value: str) -> str:
+    return "***"
+
+
+# The rule for every value under a personal-data key, by its normalized name.
+LeafRule = Callable[[str], str]
+
+
+def _personal_rule(normalized: str) -> LeafRule | None:
+    if normalized in PHONE_KEYS:
+        return mask_phone
+    if normalized in NAME_KEYS:
+        return _initial
+    if normalized in ADDRESS_KEYS:
+        return _hidden
+    return None
+
+
+def _is_credential(key: str) -> bool:
+    return key.lower() in CREDENTIAL_KEYS or _normalized(key) in CREDENTIAL_KEYS
+
+
+def _normalized(key: str) -> str:
+    return key.lower().replace("-", "").replace("_", "")
+
+
 def _mask_value(key: str, value: Any, extra: frozenset[str]) -> Any:
-    normalized = key.lower().replace("-", "").replace("_", "") if key else ""
-    if key.lower() in CREDENTIAL_KEYS or normalized in CREDENTIAL_KEYS:
+    if _is_credential(key):
         return REMOVED
     if key.lower() in extra:
         return "***" if value is not None else None
+    rule = _personal_rule(_normalized(key))
+    if rule is not None:
+        return _mask_under(value, rule, extra)
     if isinstance(value, dict | list):
         return mask(value, extra)
     if not isinstance(value, str):
         return value
-    if normalized in PHONE_KEYS:
-        return mask_phone(value)
-    if normalized in NAME_KEYS:
-        return (value[:1] + "***") if value else value
-    if normalized in ADDRESS_KEYS:
-        return "***"
     return mask_email_text(value)
+
+
+def _mask_under(value: Any, rule: LeafRule, extra: frozenset[str]) -> Any:
+    """A value under a personal-data key, whatever its shape: every string and number
+    in it masked with that key's rule (`{"phone": ["+46701234567"]}` as well as
+    `{"phone": "+46701234567"}`); credentials and MASKED_FIELDS inside still go."""
+    if isinstance(value, dict):
+        masked = {}
+        for key, item in value.items():
+            name = str(key)
+            if _is_credential(name):
+                shown: Any = REMOVED
+            elif name.lower() in extra:
+                shown = "***" if item is not None else None
+            else:
+                shown = _mask_under(item, rule, extra)
+            masked[mask_email_text(name)] = shown
+        return masked
+    if isinstance(value, list):
+        return [_mask_under(item, rule, extra) for item in value]
+    if isinstance(value, str):
+        return rule(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return rule(str(value))
+    return value  # null and true/false say nothing about a person
 
 
 def mask(value: Any, extra_fields: Iterable[str] = ()) -> Any:

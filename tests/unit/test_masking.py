@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
+
+import pytest
 
 from shared.domain.comm_log import logged_call
 from shared.domain.masking import REMOVED, mask, mask_email_text, mask_headers, mask_phone, truncate
 from shared.domain.models import PlatformExchange
-from tests.unit.fakes import START, all_strings
+from tests.unit.fakes import START, World, all_strings
 
 
 def test_credentials_headers_are_removed_whatever_their_spelling() -> None:
@@ -183,3 +186,61 @@ def test_deeply_nested_values_are_reached() -> None:
     strings = list(all_strings(masked))
     assert "d***@example.com" in strings
     assert "deep@example.com" not in json.dumps(masked) and "p" not in strings
+
+
+def test_values_under_a_personal_key_are_masked_whatever_their_shape() -> None:
+    assert mask({"phone": ["+46701234567"]}) == {"phone": ["+46*******67"]}
+    assert mask({"firstName": ["Anna"]}) == {"firstName": ["A***"]}
+    assert mask({"phone": 46701234567}) == {"phone": "46*******67"}
+    assert mask({"lastName": [None, True, ["Svensson", 7]]}) == {
+        "lastName": [None, True, ["S***", "7***"]]
+    }
+    address = {"address": {"lines": ["Storgatan 1", "lgh 1102"], "number": 12, "city": "X"}}
+    assert mask(address) == {"address": {"lines": ["***", "***"], "number": "***", "city": "***"}}
+    phones = {"mobile": {"home": "+46701234567", "work": ["0701234567", 701234567]}}
+    assert mask(phones) == {"mobile": {"home": "+46*******67", "work": ["07******67", "70*****67"]}}
+
+
+def test_credentials_and_masked_fields_inside_a_personal_value_still_go() -> None:
+    value = {"firstName": {"password": "hunter2", "nick": "Anna", "ssn": "19800101-1234"}}
+    assert mask(value, ["ssn"]) == {
+        "firstName": {"password": REMOVED, "nick": "A***", "ssn": "***"}
+    }
+
+
+def test_a_personal_list_in_a_stored_attempt_is_masked() -> None:
+    exchange = PlatformExchange(
+        method="POST",
+        url="https://platform.test/v1/customers",
+        request_headers={},
+        request_body={"customers": [{"phone": ["+46701234567"], "firstName": ["Anna"]}]},
+        started_at=START,
+        duration_ms=3.0,
+        status=200,
+        response_headers={},
+        response_body={"customer": {"lastName": {"current": "Svensson"}}},
+    )
+    text = json.dumps(logged_call(exchange, []))
+    assert "+46701234567" not in text and "Anna" not in text and "Svensson" not in text
+
+
+async def test_platform_answers_never_reach_the_python_logs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The masked communication log stored with the attempt is the one place a
+    platform's answer is kept; log lines name the event, never the body."""
+    world = World()
+    _, key = await world.integration()
+    marker = "ANSWER-BODY-7f3a"
+    world.platform.answer(503, {"message": "Busy", "trace": marker, "phone": "+46701234567"})
+    world.platform.answer(422, f"{marker} rejected for anna@example.com")
+    document = {"action": "inventory.set", "data": {"items": [{"sku": "A", "quantity": 1}]}}
+    with caplog.at_level(logging.DEBUG):
+        await world.push(key, document)
+        await world.deliver()
+        await world.push(key, document)
+        await world.deliver()
+    assert caplog.records, "the attempts log their outcome"
+    for record in caplog.records:
+        text = record.getMessage() + repr(record.__dict__)
+        assert marker not in text and "+46701234567" not in text, record
