@@ -1,0 +1,135 @@
+"""The flow counts in Table Storage (Azurite): writers' rows sum, a repeated flush
+counts nothing twice, and reading a window costs the same few requests however many
+events were counted. Each test counts in an hour of its own, far from the others'."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import pytest_asyncio
+
+from shared.adapters.azure_storage import RequestCounter, StorageClients
+from shared.adapters.table_flow import TableFlowCounterStore
+from shared.adapters.table_integrations import TableIntegrationStore
+from shared.config import Settings
+from shared.domain.flow import ALL_INTEGRATIONS, FlowStep, Granularity
+from shared.domain.models import Integration
+from shared.services.flow import FlowService
+from shared.services.flow_counter import FlowCounter
+
+pytestmark = pytest.mark.azurite
+
+
+class Stack:
+    def __init__(self, storage: StorageClients, requests: RequestCounter) -> None:
+        self.storage, self.requests = storage, requests
+        self.store = TableFlowCounterStore(storage)
+        self.integrations = TableIntegrationStore(storage)
+        # An hour of this test's own, so "all integrations" holds only its counts.
+        self.hour = datetime(2030, 1, 1, tzinfo=UTC) + timedelta(hours=secrets.randbelow(10**6))
+        self.now = self.hour + timedelta(minutes=59)
+        self.flow = FlowService(self.integrations, self.store, lambda: self.now)
+
+    def counter(self, writer: str) -> FlowCounter:
+        return FlowCounter(self.store, 10, lambda: self.now, lambda: 0.0, writer=writer)
+
+    async def integration(self) -> str:
+        integration = Integration(
+            id="int_" + secrets.token_hex(8),
+            name="Flow",
+            service="custom",
+            enabled=True,
+            key_hash=secrets.token_hex(32),
+            key_hint="…",
+            created_at=self.hour,
+            updated_at=self.hour,
+        )
+        await self.integrations.add(integration)
+        return integration.id
+
+    async def chart(self, integration_id: str | None) -> dict[str, object]:
+        window = {"from": self.hour.isoformat(), "to": (self.hour + timedelta(hours=1)).isoformat()}
+        return await self.flow.flow({"integrationId": integration_id, **window})
+
+
+@pytest_asyncio.fixture
+async def stack(azurite: str) -> AsyncIterator[Stack]:
+    requests = RequestCounter()
+    storage = StorageClients(Settings.model_validate({"AzureWebJobsStorage": azurite}), requests)
+    yield Stack(storage, requests)
+    await storage.close()
+
+
+def totals(chart: dict[str, object]) -> dict[str, int]:
+    counts = chart["totals"]
+    assert isinstance(counts, dict)
+    return {step: n for step, n in counts.items() if n}
+
+
+async def test_the_rows_of_two_writers_sum_per_bucket(stack: Stack) -> None:
+    integration_id = await stack.integration()
+    one, other = stack.counter("writer1"), stack.counter("writer2")
+    for minute in (1, 1, 2):
+        one.tally(integration_id, FlowStep.RECEIVED, stack.hour + timedelta(minutes=minute))
+    other.tally(integration_id, FlowStep.RECEIVED, stack.hour + timedelta(minutes=1))
+    other.tally(integration_id, FlowStep.SUCCEEDED, stack.hour + timedelta(minutes=2))
+    await one.flush()
+    await other.flush()
+
+    chart = await stack.chart(integration_id)
+    assert chart["granularity"] == "minute"
+    buckets = chart["buckets"]
+    assert isinstance(buckets, list)
+    assert [b["counts"]["received"] for b in buckets[:4]] == [0, 3, 1, 0]
+    assert totals(chart) == {"received": 4, "succeeded": 1}
+    assert totals(await stack.chart(None)) == {"received": 4, "succeeded": 1}
+    hours = await stack.store.read(
+        ALL_INTEGRATIONS, Granularity.HOUR, stack.hour, stack.hour + timedelta(hours=1)
+    )
+    assert sorted(row.writer for row in hours) == ["writer1", "writer2"]
+    assert sum(row.counts[FlowStep.RECEIVED] for row in hours) == 4
+
+
+async def test_a_repeated_flush_counts_nothing_twice(stack: Stack) -> None:
+    integration_id = await stack.integration()
+    counter = stack.counter("writer1")
+    counter.tally(integration_id, FlowStep.FAILED, stack.hour)
+    await counter.flush()
+    await counter.flush()  # nothing changed: nothing written
+    counter.tally(integration_id, FlowStep.FAILED, stack.hour)
+    await counter.flush()
+    rows = await stack.store.read(
+        integration_id, Granularity.MINUTE, stack.hour, stack.hour + timedelta(minutes=1)
+    )
+    await stack.store.write(rows)  # the same totals again, as a retried flush writes them
+    assert totals(await stack.chart(integration_id)) == {"failed": 2}
+
+
+async def test_a_window_costs_the_same_requests_however_many_events_were_counted(
+    stack: Stack,
+) -> None:
+    integration_id = await stack.integration()
+    counter = stack.counter("writer1")
+
+    async def count_and_read(events: int) -> tuple[int, int, dict[str, int]]:
+        for i in range(events):
+            at = stack.hour + timedelta(seconds=i * 3600 // events)
+            counter.tally(integration_id, FlowStep.RECEIVED, at)
+        stack.requests.reset()
+        await counter.flush()
+        flushed = stack.requests.count
+        stack.requests.reset()
+        chart = await stack.chart(integration_id)
+        return flushed, stack.requests.count, totals(chart)
+
+    await stack.storage.ensure_created()
+    flush_few, read_few, few = await count_and_read(120)
+    flush_many, read_many, many = await count_and_read(1200)
+    assert (few, many) == ({"received": 120}, {"received": 1320})
+    # one batch per partition: the integration's minutes and hour, and all integrations'
+    assert flush_few == flush_many == 4
+    # one query: 60 minute rows of one writer
+    assert read_few == read_many == 2  # the integration's point read (404 check) and the query
