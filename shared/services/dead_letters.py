@@ -30,7 +30,7 @@ from typing import Any
 from shared import telemetry
 from shared.domain import lifecycle
 from shared.domain.errors import TransientError, UnreadableMessage
-from shared.domain.flow import FlowStep
+from shared.domain.flow import FlowStep, outcome_step
 from shared.services.alerts import AlertService
 from shared.services.flow_counter import FlowCounter
 from shared.services.ports import EventStore
@@ -148,11 +148,13 @@ class DeadLetterService:
             log.warning("stale dead letter %s for event %s ignored", message_id, event.id)
             return "stale"
         why = cause.in_words()
+        # An event already waiting for a person had its outcome counted when it got it.
+        had_outcome = outcome_step(event) in (FlowStep.FAILED, FlowStep.DEAD_LETTERED)
         lifecycle.dead_letter(
             event, f"Delivery gave up: {why}. Resubmit it once the cause is fixed.", self._now()
         )
         await self._events.save(event, ref.shards)
-        if self._flow is not None:
+        if self._flow is not None and not had_outcome:
             self._flow.tally(event.integration_id, FlowStep.DEAD_LETTERED, self._now())
         telemetry.DEAD_LETTERED.add(1, {"integration.id": event.integration_id})
         if self._alerts is not None:

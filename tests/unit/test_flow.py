@@ -204,6 +204,21 @@ async def test_a_redelivery_of_a_finished_event_is_not_counted_again() -> None:
     assert world.flow_counts.sums(integration.id, MINUTE)[FlowStep.SUCCEEDED] == 1
 
 
+async def test_a_dead_letter_of_an_event_already_waiting_for_a_person_is_not_counted() -> None:
+    world = World()
+    integration, key = await world.integration()
+    world.platform.answer(422, {"message": "no such SKU"})
+    event_id = await world.push(key, stock())
+    await world.deliver()  # failed for good; its message then reaches the dead-letter queue
+    await world.dead_letters.handle(json.dumps(world.bus.sent[-1].body).encode())
+    assert world.event(event_id).dead_lettered
+    await world.flow_counter.flush()
+    assert world.flow_counts.sums(integration.id, HOUR) == {
+        FlowStep.RECEIVED: 1,
+        FlowStep.FAILED: 1,
+    }
+
+
 async def test_an_invocation_flushes_once_the_interval_has_passed() -> None:
     world = World(settings=unit_settings(FLOW_FLUSH_SECONDS=10))
     _, key = await world.integration()
