@@ -241,3 +241,24 @@ def read_json(body: bytes) -> Any:
         ) from exc
     _check_values(document)
     return document
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a string" if isinstance(value, str) else "a list"
+
+
+def json_object(document: Any, example: str = '{"name": "My ERP"}') -> dict[str, Any]:
+    """The document if it is a JSON object, as every management body is; else a 400
+    that says what came instead."""
+    if isinstance(document, dict):
+        return document
+    raise ValidationFailed(
+        f"The body must be a JSON object, such as {example}; it is {_kind(document)}.",
+        [FieldProblem("body", "must be a JSON object")],
+    )
