@@ -23,8 +23,9 @@ def _request(req: func.HttpRequest) -> http_api.ApiRequest:
     )
 
 
-async def _serve(handler: http_api.Handler, req: func.HttpRequest) -> func.HttpResponse:
-    answer = await handler(container(), _request(req))
+async def _serve(route: str, req: func.HttpRequest) -> func.HttpResponse:
+    """Answer with the route declared as `route` (the same template as its decorator)."""
+    answer = await http_api.serve(container(), route, _request(req))
     if isinstance(answer.body, str | bytes):
         return func.HttpResponse(answer.body, status_code=answer.status, headers=answer.headers)
     return func.HttpResponse(
@@ -38,69 +39,74 @@ async def _serve(handler: http_api.Handler, req: func.HttpRequest) -> func.HttpR
 # --- inbound ----------------------------------------------------------------------
 @app.route(route="integrations/custom/inbound", methods=["POST"])
 async def inbound(req: func.HttpRequest) -> func.HttpResponse:
-    return await _serve(http_api.inbound, req)
+    return await _serve("integrations/custom/inbound", req)
 
 
 # --- management -------------------------------------------------------------------
 @app.route(route="v1/integrations", methods=["GET", "POST"])
 async def integrations(req: func.HttpRequest) -> func.HttpResponse:
-    return await _serve(http_api.integrations, req)
+    return await _serve("v1/integrations", req)
 
 
 @app.route(route="v1/integrations/{id}", methods=["GET", "PATCH"])
 async def integration(req: func.HttpRequest) -> func.HttpResponse:
-    return await _serve(http_api.integration, req)
+    return await _serve("v1/integrations/{id}", req)
 
 
 @app.route(route="v1/integrations/{id}/regenerate-key", methods=["POST"])
 async def regenerate_key(req: func.HttpRequest) -> func.HttpResponse:
-    return await _serve(http_api.regenerate_key, req)
+    return await _serve("v1/integrations/{id}/regenerate-key", req)
 
 
 @app.route(route="v1/integrations/{id}/events/{eventId}/retry", methods=["POST"])
 async def retry_event(req: func.HttpRequest) -> func.HttpResponse:
-    return await _serve(http_api.retry_event, req)
+    return await _serve("v1/integrations/{id}/events/{eventId}/retry", req)
 
 
 @app.route(route="v1/integrations/{id}/events/retry", methods=["POST"])
 async def bulk_retry(req: func.HttpRequest) -> func.HttpResponse:
-    return await _serve(http_api.bulk_retry, req)
+    return await _serve("v1/integrations/{id}/events/retry", req)
 
 
 @app.route(route="v1/integrations/{id}/jobs/{jobId}", methods=["GET"])
 async def job(req: func.HttpRequest) -> func.HttpResponse:
-    return await _serve(http_api.job, req)
+    return await _serve("v1/integrations/{id}/jobs/{jobId}", req)
 
 
 @app.route(route="v1/integrations/{id}/jobs/{jobId}/cancel", methods=["POST"])
 async def cancel_job(req: func.HttpRequest) -> func.HttpResponse:
-    return await _serve(http_api.job, req)
+    return await _serve("v1/integrations/{id}/jobs/{jobId}/cancel", req)
 
 
 # --- read-only view ---------------------------------------------------------------
 @app.route(route="v1/integrations/events/filter", methods=["POST"])
 async def filter_events(req: func.HttpRequest) -> func.HttpResponse:
-    return await _serve(http_api.filter_events, req)
+    return await _serve("v1/integrations/events/filter", req)
 
 
 @app.route(route="v1/integrations/events/counts", methods=["POST"])
 async def count_events(req: func.HttpRequest) -> func.HttpResponse:
-    return await _serve(http_api.count_events, req)
+    return await _serve("v1/integrations/events/counts", req)
 
 
 @app.route(route="v1/integrations/{id}/events/{eventId}", methods=["GET"])
 async def event_detail(req: func.HttpRequest) -> func.HttpResponse:
-    return await _serve(http_api.event_detail, req)
+    return await _serve("v1/integrations/{id}/events/{eventId}", req)
 
 
 @app.route(route="v1/integrations/{id}/audit", methods=["GET"])
 async def audit(req: func.HttpRequest) -> func.HttpResponse:
-    return await _serve(http_api.audit, req)
+    return await _serve("v1/integrations/{id}/audit", req)
+
+
+@app.route(route="v1/me", methods=["GET"])
+async def me(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve("v1/me", req)
 
 
 @app.route(route="health", methods=["GET"])
 async def health(req: func.HttpRequest) -> func.HttpResponse:
-    return await _serve(http_api.health, req)
+    return await _serve("health", req)
 
 
 # --- queue worker, dead letters, timer ----------------------------------------------
@@ -141,14 +147,14 @@ async def maintenance(timer: func.TimerRequest) -> None:
 # --- operations page and API description --------------------------------------------
 @app.route(route="dashboard", methods=["GET"])
 async def dashboard(req: func.HttpRequest) -> func.HttpResponse:
-    return await _serve(http_api.dashboard, req)
+    return await _serve("dashboard", req)
 
 
 @app.route(route="dashboard/{file}", methods=["GET"])
 async def dashboard_file(req: func.HttpRequest) -> func.HttpResponse:
-    return await _serve(http_api.dashboard_file, req)
+    return await _serve("dashboard/{file}", req)
 
 
 @app.route(route="openapi.json", methods=["GET"])
 async def openapi(req: func.HttpRequest) -> func.HttpResponse:
-    return await _serve(http_api.openapi, req)
+    return await _serve("openapi.json", req)

@@ -155,7 +155,7 @@ async def fill_backlog(stack: BenchStack, scope: str, events: int, name: str) ->
         created = await services.management.create(
             {"service": "custom", "enabled": True, "name": name, "orderingScope": scope}
         )
-        authorization = f"Bearer {created['apiKey']}"
+        authorization = f"Bearer {created.api_key}"
         limit = asyncio.Semaphore(16)
 
         async def accept(n: int) -> None:
@@ -166,7 +166,7 @@ async def fill_backlog(stack: BenchStack, scope: str, events: int, name: str) ->
                 )
 
         await asyncio.gather(*(accept(n) for n in range(events)))
-        return str(created["id"])
+        return created.integration.id
     finally:
         await services.close()
         queue.close()

@@ -83,7 +83,7 @@ async def measure(connection: str) -> dict[str, dict[str, Any]]:
         created = await services.management.create(
             {"service": "custom", "name": "Round trips", "enabled": True}
         )
-        authorization = f"Bearer {created['apiKey']}"
+        authorization = f"Bearer {created.api_key}"
 
         async def push(document: dict[str, Any], sender: str = authorization) -> str:
             accepted = await services.inbound.accept(
@@ -101,7 +101,7 @@ async def measure(connection: str) -> dict[str, dict[str, Any]]:
         documents.append(
             (
                 "inventory.set (entity ordering)",
-                f"Bearer {per_record['apiKey']}",
+                f"Bearer {per_record.api_key}",
                 DOCUMENTS["inventory.set"],
             )
         )

@@ -13,21 +13,23 @@ that the committed file is exactly what this script writes.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import copy
 import json
 import logging
+import re
 import sys
 import tomllib
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
 from actions import ACTIONS
 from actions.examples import REFERENCE_EXAMPLES
-from shared.api import http_api
+from shared.api import handlers, http_api, schemas
+from shared.api.routes import ROUTES, Access, Route
 from shared.domain.advice import advice_for
 from shared.domain.comm_log import logged_call
 from shared.domain.errors import (
@@ -48,11 +50,13 @@ from shared.domain.models import (
     Integration,
     IntegrationEvent,
     PlatformExchange,
+    Role,
 )
 from shared.domain.outcomes import classify
 from shared.services.auth import API_KEY_PREFIX, bearer_token, key_hint
-from shared.services.management import CreateIntegration, PatchIntegration
-from shared.services.queries import CountsRequest, EventFilter
+from shared.services.management import CreateIntegration, IssuedKey, PatchIntegration
+from shared.services.ports import EventPage
+from shared.services.queries import CountsRequest, EventCounts, EventDetail, EventFilter
 from shared.services.validation import check_body, validate_inbound
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,245 +164,24 @@ def inbound_schemas() -> Json:
     return schemas
 
 
-# --- response schemas ---------------------------------------------------------------------
-TIME: Json = {"type": "string", "format": "date-time"}
-NULLABLE_TIME: Json = {"type": ["string", "null"], "format": "date-time"}
-
-
-def obj(required: list[str], properties: Json, description: str | None = None) -> Json:
-    """A response object: open to new fields (clients must ignore those they do not know)."""
-    schema: Json = {"type": "object", "required": required, "properties": properties}
-    if description:
-        schema["description"] = description
-    return schema
-
-
+# --- response schemas, from the answer models -------------------------------------------------
 def response_schemas() -> Json:
-    counts = {status.value: {"type": "integer", "minimum": 0} for status in EventStatus}
-    return {
-        "Error": obj(
-            ["error", "message"],
-            {
-                "error": {
-                    "type": "string",
-                    "description": "Stable code: validation_failed, unauthorized, forbidden, "
-                    "not_found, conflict, payload_too_large, unsupported_media_type, "
-                    "unprocessable, throttled, unavailable.",
-                },
-                "message": {"type": "string", "description": "A sentence a person can act on."},
-                "details": {"type": "array", "items": ref("FieldProblem")},
-            },
-            "Every error answer.",
-        ),
-        "FieldProblem": obj(
-            ["path", "message"],
-            {
-                "path": {"type": "string", "description": "e.g. `data.items[3].quantity`"},
-                "message": {"type": "string"},
-            },
-        ),
-        "Accepted": obj(["messageId"], {"messageId": {"type": "string", "format": "uuid"}}),
-        "Integration": obj(
-            ["id", "service", "name", "enabled", "orderingScope", "apiKeyHint", "createdAt"],
-            {
-                "id": {"type": "string"},
-                "service": {"const": "custom"},
-                "name": {"type": "string"},
-                "enabled": {"type": "boolean"},
-                "orderingScope": ref("OrderingScope"),
-                "apiKeyHint": {"type": "string", "description": "The key's last characters."},
-                "retry": obj(
-                    [],
-                    {
-                        "maxAttempts": {"type": ["integer", "null"]},
-                        "baseDelaySeconds": {"type": ["number", "null"]},
-                    },
-                    "Per-integration retry overrides; null means the platform default.",
-                ),
-                "createdAt": TIME,
-                "updatedAt": TIME,
-            },
-        ),
-        "CreatedIntegration": {
-            "allOf": [
-                ref("Integration"),
-                obj(["apiKey"], {"apiKey": ref("ApiKey")}, "The key, shown this once."),
-            ]
-        },
-        "ApiKey": {"type": "string", "pattern": f"^{API_KEY_PREFIX}"},
-        "IntegrationList": obj(
-            ["integrations"], {"integrations": {"type": "array", "items": ref("Integration")}}
-        ),
-        "NewApiKey": obj(
-            ["id", "apiKey"],
-            {"id": {"type": "string"}, "apiKey": ref("ApiKey"), "apiKeyHint": {"type": "string"}},
-            "The new key, shown this once; the old key stops working.",
-        ),
-        "LastError": obj(
-            ["kind", "message"],
-            {
-                "kind": {"enum": ["transient", "permanent"]},
-                "httpStatus": {"type": ["integer", "null"]},
-                "message": {"type": "string"},
-            },
-            "transient: the platform was unavailable, retried automatically; permanent: the "
-            "platform rejected the data, fix it and resubmit.",
-        ),
-        "Event": obj(
-            ["id", "integrationId", "action", "status", "attempts", "maxAttempts", "createdAt"],
-            {
-                "id": {"type": "string", "description": "The `messageId`."},
-                "integrationId": {"type": "string"},
-                "action": {"type": "string"},
-                "entityId": {"type": ["string", "null"]},
-                "status": ref("EventStatus"),
-                "attempts": {"type": "integer", "minimum": 0},
-                "maxAttempts": {"type": "integer", "minimum": 1},
-                "nextRetryAt": {
-                    **NULLABLE_TIME,
-                    "description": "null: no automatic retry is due (success, or waits for "
-                    "a person).",
-                },
-                "deadLettered": {"type": "boolean"},
-                "lastError": {"oneOf": [ref("LastError"), {"type": "null"}]},
-                "result": {
-                    "type": ["object", "null"],
-                    "description": "Platform record ids, e.g. `orderId`.",
-                },
-                "skippedReason": {"type": ["string", "null"]},
-                "resubmissions": {"type": "integer", "minimum": 0},
-                "createdAt": TIME,
-                "updatedAt": TIME,
-            },
-        ),
-        "EventPage": obj(
-            ["events", "continuationToken"],
-            {
-                "events": {"type": "array", "items": ref("Event")},
-                "continuationToken": {
-                    "type": ["string", "null"],
-                    "description": "Send it back for the next page; null on the last page.",
-                },
-            },
-            "Newest events first.",
-        ),
-        "PlatformCall": obj(
-            ["method", "url", "status"],
-            {
-                "method": {"type": "string"},
-                "url": {"type": "string"},
-                "startedAt": TIME,
-                "durationMs": {"type": "number"},
-                "status": {"type": ["integer", "null"]},
-                "error": {"type": ["string", "null"]},
-                "request": obj([], {"headers": {"type": "object"}, "body": {}}),
-                "response": obj([], {"headers": {"type": "object"}, "body": {}}),
-            },
-            "One platform call of an attempt; credentials removed, personal data masked.",
-        ),
-        "Attempt": obj(
-            ["attempt", "outcome", "calls"],
-            {
-                "attempt": {"type": "integer", "minimum": 1},
-                "startedAt": TIME,
-                "finishedAt": TIME,
-                "outcome": {"enum": [outcome.value for outcome in AttemptOutcome]},
-                "error": {"oneOf": [ref("LastError"), {"type": "null"}]},
-                "calls": {"type": "array", "items": ref("PlatformCall")},
-            },
-        ),
-        "Advice": obj(
-            ["kind", "headline", "todo", "http"],
-            {
-                "kind": {"enum": ["past", "transient", "permanent"]},
-                "headline": {"type": "string"},
-                "todo": {"type": "string", "description": "What a person can do about it."},
-                "http": {
-                    "type": ["string", "null"],
-                    "description": "e.g. `HTTP 422 · data not accepted`.",
-                },
-            },
-            "The last error in plain words, the same for the dashboard and the command-line "
-            "tool; null when no attempt failed.",
-        ),
-        "EventDetail": {
-            "allOf": [
-                ref("Event"),
-                obj(
-                    ["payload", "attemptLog"],
-                    {
-                        "payload": {
-                            "type": ["object", "null"],
-                            "description": "The request as received, personal data masked.",
-                        },
-                        "idempotencyKey": {"type": ["string", "null"]},
-                        "attemptLog": {"type": "array", "items": ref("Attempt")},
-                        "advice": {"oneOf": [ref("Advice"), {"type": "null"}]},
-                    },
-                ),
-            ]
-        },
-        "EventCounts": obj(
-            ["integrationId", "counts", "deadLettered", "total", "complete"],
-            {
-                "integrationId": {"type": "string"},
-                "counts": obj(list(counts), counts),
-                "deadLettered": {"type": "integer", "minimum": 0},
-                "total": {"type": "integer", "minimum": 0},
-                "complete": {
-                    "type": "boolean",
-                    "description": "false when the window held more than 20,000 events.",
-                },
-            },
-        ),
-        "Resubmitted": obj(
-            ["id", "status"],
-            {
-                "id": {"type": "string"},
-                "status": ref("EventStatus"),
-                "resubmissions": {"type": "integer", "minimum": 1},
-            },
-        ),
-        "Job": obj(
-            ["id", "integrationId", "status", "progress"],
-            {
-                "id": {"type": "string"},
-                "integrationId": {"type": "string"},
-                "filter": {"type": "object"},
-                "status": {"enum": ["running", "completed", "cancelled"]},
-                "progress": obj(
-                    ["matched", "resubmitted", "skipped"],
-                    {
-                        "matched": {"type": "integer", "minimum": 0},
-                        "resubmitted": {"type": "integer", "minimum": 0},
-                        "skipped": {"type": "integer", "minimum": 0},
-                    },
-                ),
-                "requestedBy": {"type": "string"},
-                "createdAt": TIME,
-                "updatedAt": TIME,
-            },
-            "A bulk resubmission, advanced page by page until completed or cancelled.",
-        ),
-        "AuditEntry": obj(
-            ["actor", "action", "eventIds", "at"],
-            {
-                "actor": {"type": "string", "description": "role, or role:person (X-Actor)"},
-                "action": {"type": "string"},
-                "jobId": {"type": ["string", "null"]},
-                "eventIds": {"type": "array", "items": {"type": "string"}},
-                "at": TIME,
-            },
-        ),
-        "AuditTrail": obj(["entries"], {"entries": {"type": "array", "items": ref("AuditEntry")}}),
-        "Health": obj(
-            ["status", "dependencies"],
-            {
-                "status": {"enum": ["ok", "degraded"]},
-                "dependencies": {"type": "object", "additionalProperties": {"type": "string"}},
-            },
-        ),
-    }
+    """Component schemas of every answer, exactly as the API serializes them."""
+    answers: list[type[schemas.Answer]] = [schemas.Error, schemas.Health]
+    answers += [route.response for route in ROUTES if route.response]
+    unique = list(dict.fromkeys(answers))
+    _, generated = models_json_schema([(m, "serialization") for m in unique], ref_template=REF)
+    found: Json = _strip_property_titles(generated["$defs"])
+    for schema in found.values():
+        if schema.get("type") == "object":
+            schema.pop("additionalProperties", None)  # answers may gain fields
+    found["ApiKey"] = {"type": "string", "pattern": f"^{API_KEY_PREFIX}"}
+    for name in ("CreatedIntegration", "NewApiKey"):
+        found[name]["properties"]["apiKey"] = {
+            **ref("ApiKey"),
+            "description": "Shown this once: store it now.",
+        }
+    return found
 
 
 # --- examples, made by the product's own code -----------------------------------------------
@@ -418,7 +201,7 @@ def example(summary: str, value: Any) -> Json:
     return {"summary": summary, "value": value}
 
 
-def _integration(**changes: Any) -> Json:
+def _integration(**changes: Any) -> Integration:
     integration = Integration(
         id=INTEGRATION_ID,
         name="My ERP Sync",
@@ -431,7 +214,7 @@ def _integration(**changes: Any) -> Json:
     )
     for name, value in changes.items():
         setattr(integration, name, value)
-    return integration.to_json()
+    return integration
 
 
 def _failed_order() -> tuple[IntegrationEvent, Attempt]:
@@ -488,7 +271,7 @@ def _parsed(action: str) -> Any:
     return ACTIONS[action].parse(INBOUND_EXAMPLES[action]["data"])
 
 
-def _stock_event() -> Json:
+def _stock_event() -> IntegrationEvent:
     event = IntegrationEvent(
         id=OTHER_EVENT_ID,
         integration_id=INTEGRATION_ID,
@@ -502,7 +285,7 @@ def _stock_event() -> Json:
         attempts=1,
         result={"levels": INBOUND_EXAMPLES["inventory.set"]["data"]["items"]},
     )
-    return event.to_json()
+    return event
 
 
 def _job(status: str, matched: int, resubmitted: int, skipped: int) -> Json:
@@ -518,53 +301,55 @@ def _job(status: str, matched: int, resubmitted: int, skipped: int) -> Json:
         resubmitted=resubmitted,
         skipped=skipped,
     )
-    return job.to_json()
+    return schemas.Job.of(job).to_json()
 
 
 def response_examples() -> dict[str, Json]:
     failed, attempt = _failed_order()
-    detail = {
-        **failed.to_json(),
-        "payload": mask(failed.payload),
-        "idempotencyKey": None,
-        "attemptLog": [attempt.to_json()],
-        "advice": advice.to_json() if (advice := advice_for(failed)) else None,
-    }
-    counts = {status.value: 0 for status in EventStatus}
-    counts.update(success=1250, failed=3, queued=2)
+    found = EventDetail(failed, mask(failed.payload), [attempt], advice_for(failed))
+    counts = {status: 0 for status in EventStatus}
+    counts.update({EventStatus.SUCCESS: 1250, EventStatus.FAILED: 3, EventStatus.QUEUED: 2})
+    integration = schemas.Integration.of(_integration()).to_json()
     return {
         "accepted": {"accepted": example("Accepted", {"messageId": EVENT_ID})},
-        "integration": {"integration": example("An integration", _integration())},
+        "integration": {"integration": example("An integration", integration)},
         "integrationList": {
-            "list": example("Every integration", {"integrations": [_integration()]})
+            "list": example(
+                "Every integration", schemas.IntegrationList.of([_integration()]).to_json()
+            )
         },
         "created": {
-            "created": example("Created; store the key now", {**_integration(), "apiKey": API_KEY})
+            "created": example(
+                "Created; store the key now",
+                schemas.CreatedIntegration.issued(IssuedKey(_integration(), API_KEY)).to_json(),
+            )
         },
-        "disabled": {"disabled": example("Disabled", _integration(enabled=False))},
+        "disabled": {
+            "disabled": example(
+                "Disabled", schemas.Integration.of(_integration(enabled=False)).to_json()
+            )
+        },
         "newKey": {
             "newKey": example(
                 "The new key",
-                {"id": INTEGRATION_ID, "apiKey": NEW_API_KEY, "apiKeyHint": key_hint(NEW_API_KEY)},
+                schemas.NewApiKey.of(
+                    IssuedKey(_integration(key_hint=key_hint(NEW_API_KEY)), NEW_API_KEY)
+                ).to_json(),
             )
         },
         "eventPage": {
             "page": example(
                 "One page, newest first",
-                {"events": [_stock_event(), failed.to_json()], "continuationToken": None},
+                schemas.EventPage.of(EventPage([_stock_event(), failed], None)).to_json(),
             )
         },
-        "eventDetail": {"failed": example("A failed order.create", detail)},
+        "eventDetail": {
+            "failed": example("A failed order.create", schemas.EventDetail.detail(found).to_json())
+        },
         "counts": {
             "counts": example(
                 "Last 24 hours",
-                {
-                    "integrationId": INTEGRATION_ID,
-                    "counts": counts,
-                    "deadLettered": 0,
-                    "total": sum(counts.values()),
-                    "complete": True,
-                },
+                schemas.EventCounts.of(EventCounts(INTEGRATION_ID, counts, 0, True)).to_json(),
             )
         },
         "resubmitted": {
@@ -594,6 +379,11 @@ def response_examples() -> dict[str, Json]:
                 },
             )
         },
+        "me": {
+            "operator": example(
+                "An operator named in X-Actor", {"role": "operator", "actor": "operator:maria.ops"}
+            )
+        },
         "healthy": {"ok": example("Healthy", {"status": "ok", "dependencies": {"storage": "ok"}})},
         "degraded": {
             "degraded": example(
@@ -608,18 +398,12 @@ def _raised(call: Any) -> Json:
     try:
         call()
     except RequestError as error:
-        return error.to_json()
+        return _body(error)
     raise AssertionError("expected a RequestError")
 
 
-async def _outage(services: Any, request: http_api.ApiRequest) -> http_api.ApiResponse:
-    raise TransientError("storage unreachable")
-
-
-async def _staged_outage() -> Json:
-    """What a route answers when storage is down (the shared error mapping's own body)."""
-    answer = await http_api.guarded(_outage)(cast(Any, None), http_api.ApiRequest("GET", {}))
-    return dict(answer.body)
+def _body(error: RequestError) -> Json:
+    return schemas.Error.of(error).to_json()
 
 
 def error_examples() -> dict[str, dict[str, Json]]:
@@ -628,7 +412,8 @@ def error_examples() -> dict[str, dict[str, Json]]:
     quiet = logging.getLogger(http_api.log.name)
     quiet.disabled = True  # the outage below is staged; its warning would only confuse
     try:
-        unavailable: Json = asyncio.run(_staged_outage())
+        # what a route answers when storage is down: the shared error mapping's own body
+        unavailable: Json = http_api.error_answer(TransientError("storage unreachable")).body
     finally:
         quiet.disabled = False
     return {
@@ -651,26 +436,28 @@ def error_examples() -> dict[str, dict[str, Json]]:
         "403": {
             "disabled": example(
                 "Disabled integration",
-                Forbidden(
-                    "Integration 'My ERP Sync' is disabled; an admin can enable it again."
-                ).to_json(),
+                _body(
+                    Forbidden(
+                        "Integration 'My ERP Sync' is disabled; an admin can enable it again."
+                    )
+                ),
             ),
             "role": example(
                 "Role too low",
-                Forbidden("This needs the admin role; your token has reader.").to_json(),
+                _body(Forbidden("This needs the admin role; your token has reader.")),
             ),
         },
         "404": {
             "integration": example(
-                "Unknown integration", NotFound("No integration with id 'int_0000'.").to_json()
+                "Unknown integration", _body(NotFound("No integration with id 'int_0000'."))
             ),
         },
         "409": {
             "notFailed": example(
                 "Not a failed event",
-                Conflict(
-                    f"Event {EVENT_ID} is success; only failed events can be resubmitted."
-                ).to_json(),
+                _body(
+                    Conflict(f"Event {EVENT_ID} is success; only failed events can be resubmitted.")
+                ),
             ),
         },
         "413": {
@@ -688,18 +475,18 @@ def error_examples() -> dict[str, dict[str, Json]]:
         "422": {
             "keyReused": example(
                 "Idempotency-Key reused with another body",
-                Unprocessable(
-                    "Idempotency-Key 'erp-7731' was already used with a different body "
-                    f"(event {EVENT_ID}). Use a new key for new data."
-                ).to_json(),
+                _body(
+                    Unprocessable(
+                        "Idempotency-Key 'erp-7731' was already used with a different body "
+                        f"(event {EVENT_ID}). Use a new key for new data."
+                    )
+                ),
             ),
         },
         "429": {
             "throttled": example(
                 "Too many requests",
-                Throttled(
-                    "Too many requests for this integration; retry after 1 second."
-                ).to_json(),
+                _body(Throttled("Too many requests for this integration; retry after 1 second.")),
             ),
         },
         "503": {"unavailable": example("A dependency is briefly unavailable", unavailable)},
@@ -748,402 +535,274 @@ def json_content(schema: str, examples: Json) -> Json:
 
 
 ROLE_WORDS = {
-    "reader": "Role: **reader** (any management token).",
-    "operator": "Role: **operator** or admin.",
-    "admin": "Role: **admin**.",
+    Role.READER: "Role: **reader** (any management token).",
+    Role.OPERATOR: "Role: **operator** or admin.",
+    Role.ADMIN: "Role: **admin**.",
 }
 
 
-def operation(
-    operation_id: str,
-    tag: str,
-    summary: str,
-    description: str,
-    *,
-    role: str | None,
-    ok: tuple[str, str, Json],
-    errors: str = "",
-    body: tuple[str, Json, bool] | None = None,
-    params: tuple[str, ...] = (),
-) -> Json:
-    """`errors` lists the error statuses the route can answer ("400 401 403")."""
-    if role:
-        description = f"{description}\n\n{ROLE_WORDS[role]}"
+@dataclass(frozen=True)
+class Prose:
+    """What a person reads about a route; everything else comes from the route table."""
+
+    summary: str
+    description: str
+    ok: str  # what the success answer means
+    examples: str | None = None  # the key of its answer's examples
+    body_examples: Json = field(default_factory=dict)
+    content: Json | None = None  # a non-JSON answer's media types
+
+
+def prose(ex: dict[str, Json]) -> dict[str, Prose]:
+    return {
+        "pushEvent": Prose(
+            "Push one change (an action) into the platform",
+            "Validates, records the event as `queued` and enqueues it, then answers `202` "
+            "with the `messageId` (the event's id). Processing is asynchronous: follow the "
+            "event with `GET /v1/integrations/{id}/events/{eventId}`. Events of one "
+            "integration are applied in order (per entity with `orderingScope: entity`).",
+            "Accepted and recorded. `Idempotent-Replayed: true` when an earlier request "
+            "with the same Idempotency-Key and body answered.",
+            "accepted",
+            {
+                name: example(f"{name} (as in the Custom Inbound API reference)", body)
+                for name, body in INBOUND_EXAMPLES.items()
+            },
+        ),
+        "listIntegrations": Prose(
+            "List integrations",
+            "Every integration, oldest first. Keys are never shown, only their hint.",
+            "The integrations.",
+            "integrationList",
+        ),
+        "createIntegration": Prose(
+            "Create an integration and its API key",
+            "Creates a custom integration and its API key (prefix `avvyr_int_live_`). "
+            "The key is in this answer only: store it now. `POST /v1/integrations/` (with "
+            "the trailing slash) is the same route.",
+            "Created, with the key.",
+            "created",
+            {
+                "reference": example(
+                    "As in the reference",
+                    {"service": "custom", "enabled": True, "name": "My ERP Sync"},
+                ),
+                "perEntity": example(
+                    "Ordered per entity",
+                    {"service": "custom", "name": "WMS stock", "orderingScope": "entity"},
+                ),
+            },
+        ),
+        "getIntegration": Prose(
+            "Read an integration", "The integration, without its key.", "The integration.",
+            "integration",
+        ),
+        "updateIntegration": Prose(
+            "Change an integration",
+            "Changes `enabled`, `name`, `orderingScope` or the retry overrides; fields left "
+            "out stay as they are. A disabled integration's key gets 403 on the inbound "
+            "route; its queued events are still delivered.",
+            "The changed integration.",
+            "disabled",
+            {
+                "disable": example("Disable", {"enabled": False}),
+                "rename": example("Rename", {"name": "ERP (production)"}),
+                "retry": example(
+                    "Retry overrides", {"retry": {"maxAttempts": 12, "baseDelaySeconds": 30}}
+                ),
+            },
+        ),
+        "regenerateKey": Prose(
+            "Replace the API key",
+            "Makes a new key and answers it once; the old key stops working at once. "
+            "Another change to the integration at the same moment can make it 409: "
+            "send it again.",
+            "The new key.",
+            "newKey",
+        ),
+        "getAuditTrail": Prose(
+            "Who resubmitted what",
+            "The integration's audit trail: resubmissions, bulk jobs and cancels, with the "
+            "actor (the token's role and `X-Actor`).",
+            "The trail.",
+            "audit",
+        ),
+        "filterEvents": Prose(
+            "Find events",
+            "Events of one integration, newest first, by status, action, entity id (exact, "
+            "or `search` for part of it), dead-lettered, and creation time; pages of "
+            "`limit` (1–500, default 50) with a `continuationToken`.",
+            "One page of events.",
+            "eventPage",
+            {
+                "reference": example(
+                    "As in the reference", {"integrationId": "integration-id", "status": "failed"}
+                ),
+                "window": example(
+                    "One action in a time window",
+                    {
+                        "integrationId": INTEGRATION_ID,
+                        "action": "order.create",
+                        "from": "2025-05-01T00:00:00Z",
+                        "to": "2025-05-02T00:00:00Z",
+                        "limit": 100,
+                    },
+                ),
+            },
+        ),
+        "countEvents": Prose(
+            "Count events per status",
+            "How many events of one integration are in each status, in a time window "
+            "(at most 20,000 events are read; `complete` says whether all were).",
+            "The counts.",
+            "counts",
+            {
+                "lastDay": example(
+                    "One day", {"integrationId": INTEGRATION_ID, "from": "2025-05-01T00:00:00Z"}
+                )
+            },
+        ),
+        "getEvent": Prose(
+            "Read one event with its attempts",
+            "The event, its masked payload, and every attempt with its communication log "
+            "(each platform call; credentials removed, personal data masked).",
+            "The event.",
+            "eventDetail",
+        ),
+        "retryEvent": Prose(
+            "Resubmit one failed event",
+            "Queues a failed event again (a fresh set of attempts); audited. Only failed "
+            "events can be resubmitted: any other status is 409.",
+            "Queued again.",
+            "resubmitted",
+        ),
+        "retryEvents": Prose(
+            "Resubmit every failed event matching a filter",
+            "Starts a bulk resubmission job and answers it after its first page; it goes "
+            "on in the background. Follow it with `GET .../jobs/{jobId}`, stop it with "
+            "`POST .../jobs/{jobId}/cancel`. An empty body matches every event.",
+            "The job, started.",
+            "jobStarted",
+            {
+                "failed": example("Every failed event", {"status": "failed"}),
+                "oneAction": example(
+                    "Failed price updates since a time",
+                    {"status": "failed", "action": "price.set", "from": "2025-05-01T00:00:00Z"},
+                ),
+            },
+        ),
+        "getJob": Prose(
+            "Read a bulk resubmission job", "Its status and progress.", "The job.", "job"
+        ),
+        "cancelJob": Prose(
+            "Cancel a bulk resubmission job",
+            "Stops a running job; events already resubmitted stay queued. Cancelling a "
+            "finished job changes nothing and answers it as it is. Audited.",
+            "The job.",
+            "jobCancelled",
+        ),
+        "whoAmI": Prose(
+            "Who this token is",
+            "The role of the token sent, and the name the audit trail gives its caller; "
+            "the dashboard shows or hides actions by it.",
+            "The caller.",
+            "me",
+        ),
+        "health": Prose("Liveness and dependencies", "No token needed.", "Healthy.", "healthy"),
+        "dashboard": Prose(
+            "The operations web page",
+            "An HTML page for operations. The page itself needs no token; it asks for a "
+            "management token (reader or higher), or takes it from `#token=` in the URL, "
+            "and calls the read routes with it.",
+            "The page.",
+            content={"text/html": {"schema": {"type": "string"}}},
+        ),
+        "dashboardFile": Prose(
+            "The operations page's stylesheet and script",
+            "The files `GET /dashboard` loads. Sent with `Cache-Control: no-cache` and an "
+            "`ETag`: the browser checks them again on every load, so the page never runs "
+            "with a script from another version. No token needed.",
+            "The file.",
+            content={
+                media.split(";")[0]: {"schema": {"type": "string"}}
+                for media in handlers.DASHBOARD_FILES.values()
+            },
+        ),
+        "openapi": Prose(
+            "This document",
+            "The OpenAPI 3.1 description of every public route. No token needed.",
+            "The document.",
+            content={"application/json": {"schema": {"type": "object"}}},
+        ),
+    }  # fmt: skip
+
+
+PATH_PARAMETERS = {"id": "IntegrationId", "eventId": "EventId", "jobId": "JobId"}
+FILE_PARAMETER: Json = {
+    "name": "file",
+    "in": "path",
+    "required": True,
+    "description": "One of the page's own files; any other name is 404.",
+    "schema": {"type": "string", "enum": sorted(handlers.DASHBOARD_FILES)},
+    "example": "dashboard.js",
+}
+
+
+def operation(route: Route, words: Prose, ex: dict[str, Json]) -> Json:
+    """One route's operation: its facts from the table, its words from `prose`."""
+    description = words.description
+    if route.role:
+        description = f"{description}\n\n{ROLE_WORDS[route.role]}"
     op: Json = {
-        "operationId": operation_id,
-        "tags": [tag],
-        "summary": summary,
+        "operationId": route.operation_id,
+        "tags": [route.tag],
+        "summary": words.summary,
         "description": description,
     }
-    if role:
-        op["x-required-role"] = role
-        op["security"] = [{"managementToken": []}]
-        params = (*params, "Actor") if role != "reader" else params
+    params: list[str] = []
+    if route.access is Access.API_KEY:
+        params.append("IdempotencyKey")
+    if route.role and route.role is not Role.READER:
+        params.append("Actor")  # a change: the audit trail names who made it
     if params:
         op["parameters"] = [{"$ref": f"#/components/parameters/{name}"} for name in params]
-    if body:
-        schema, examples, required = body
-        op["requestBody"] = {"required": required, "content": json_content(schema, examples)}
-    status, ok_description, content = ok
-    op["responses"] = {status: {"description": ok_description, "content": content}}
-    for code in errors.split():
-        op["responses"][code] = {"$ref": f"#/components/responses/{ERRORS[code][0]}"}
+    if route.body:
+        content = json_content(route.body.name, words.body_examples)
+        op["requestBody"] = {"required": route.body.required, "content": content}
+    if route.response and words.examples:
+        content = json_content(route.response.__name__, ex[words.examples])
+    else:
+        content = words.content or {}
+    op["responses"] = {str(route.status): {"description": words.ok, "content": content}}
+    for code in route.documented_errors:
+        op["responses"][str(code)] = {"$ref": f"#/components/responses/{ERRORS[str(code)][0]}"}
+    security = {Access.API_KEY: [{"integrationApiKey": []}], Access.PUBLIC: [{}]}
+    if route.access is Access.MANAGEMENT:
+        assert route.role is not None
+        op["x-required-role"] = route.role.value
+        op["security"] = [{"managementToken": []}]
+    else:
+        op["security"] = security[route.access]
     return op
 
 
 def paths(ex: dict[str, Json]) -> Json:
-    reference_examples = {
-        name: example(f"{name} (as in the Custom Inbound API reference)", body)
-        for name, body in INBOUND_EXAMPLES.items()
-    }
-    public: list[Json] = [{}]
-    return {
-        "/integrations/custom/inbound": {
-            "post": operation(
-                "pushEvent",
-                "inbound",
-                "Push one change (an action) into the platform",
-                "Validates, records the event as `queued` and enqueues it, then answers `202` "
-                "with the `messageId` (the event's id). Processing is asynchronous: follow the "
-                "event with `GET /v1/integrations/{id}/events/{eventId}`. Events of one "
-                "integration are applied in order (per entity with `orderingScope: entity`).",
-                role=None,
-                ok=(
-                    "202",
-                    "Accepted and recorded. `Idempotent-Replayed: true` when an earlier request "
-                    "with the same Idempotency-Key and body answered.",
-                    json_content("Accepted", ex["accepted"]),
-                ),
-                errors="400 401 403 413 415 422 429 503",
-                body=("InboundRequest", reference_examples, True),
-                params=("IdempotencyKey",),
-            )
-            | {"security": [{"integrationApiKey": []}]},
-        },
-        "/v1/integrations": {
-            "get": operation(
-                "listIntegrations",
-                "integrations",
-                "List integrations",
-                "Every integration, oldest first. Keys are never shown, only their hint.",
-                role="reader",
-                ok=(
-                    "200",
-                    "The integrations.",
-                    json_content("IntegrationList", ex["integrationList"]),
-                ),
-                errors="401 403 503",
-            ),
-            "post": operation(
-                "createIntegration",
-                "integrations",
-                "Create an integration and its API key",
-                "Creates a custom integration and its API key (prefix `avvyr_int_live_`). "
-                "The key is in this answer only: store it now. `POST /v1/integrations/` (with "
-                "the trailing slash) is the same route.",
-                role="admin",
-                ok=(
-                    "201",
-                    "Created, with the key.",
-                    json_content("CreatedIntegration", ex["created"]),
-                ),
-                errors="400 401 403 415 503",
-                body=(
-                    "CreateIntegration",
-                    {
-                        "reference": example(
-                            "As in the reference",
-                            {"service": "custom", "enabled": True, "name": "My ERP Sync"},
-                        ),
-                        "perEntity": example(
-                            "Ordered per entity",
-                            {"service": "custom", "name": "WMS stock", "orderingScope": "entity"},
-                        ),
-                    },
-                    True,
-                ),
-            ),
-        },
-        "/v1/integrations/{id}": {
-            "parameters": [{"$ref": "#/components/parameters/IntegrationId"}],
-            "get": operation(
-                "getIntegration",
-                "integrations",
-                "Read an integration",
-                "The integration, without its key.",
-                role="reader",
-                ok=("200", "The integration.", json_content("Integration", ex["integration"])),
-                errors="401 403 404 503",
-            ),
-            "patch": operation(
-                "updateIntegration",
-                "integrations",
-                "Change an integration",
-                "Changes `enabled`, `name`, `orderingScope` or the retry overrides; fields left "
-                "out stay as they are. A disabled integration's key gets 403 on the inbound "
-                "route; its queued events are still delivered.",
-                role="admin",
-                ok=("200", "The changed integration.", json_content("Integration", ex["disabled"])),
-                errors="400 401 403 404 409 415 503",
-                body=(
-                    "PatchIntegration",
-                    {
-                        "disable": example("Disable", {"enabled": False}),
-                        "rename": example("Rename", {"name": "ERP (production)"}),
-                        "retry": example(
-                            "Retry overrides",
-                            {"retry": {"maxAttempts": 12, "baseDelaySeconds": 30}},
-                        ),
-                    },
-                    True,
-                ),
-            ),
-        },
-        "/v1/integrations/{id}/regenerate-key": {
-            "parameters": [{"$ref": "#/components/parameters/IntegrationId"}],
-            "post": operation(
-                "regenerateKey",
-                "integrations",
-                "Replace the API key",
-                "Makes a new key and answers it once; the old key stops working at once. "
-                "Another change to the integration at the same moment can make it 409: "
-                "send it again.",
-                role="admin",
-                ok=("200", "The new key.", json_content("NewApiKey", ex["newKey"])),
-                errors="401 403 404 409 503",
-            ),
-        },
-        "/v1/integrations/events/filter": {
-            "post": operation(
-                "filterEvents",
-                "events",
-                "Find events",
-                "Events of one integration, newest first, by status, action, entity id (exact, "
-                "or `search` for part of it), dead-lettered, and creation time; pages of "
-                "`limit` (1–500, default 50) with a `continuationToken`.",
-                role="reader",
-                ok=("200", "One page of events.", json_content("EventPage", ex["eventPage"])),
-                errors="400 401 403 404 415 503",
-                body=(
-                    "EventFilter",
-                    {
-                        "reference": example(
-                            "As in the reference",
-                            {"integrationId": "integration-id", "status": "failed"},
-                        ),
-                        "window": example(
-                            "One action in a time window",
-                            {
-                                "integrationId": INTEGRATION_ID,
-                                "action": "order.create",
-                                "from": "2025-05-01T00:00:00Z",
-                                "to": "2025-05-02T00:00:00Z",
-                                "limit": 100,
-                            },
-                        ),
-                    },
-                    True,
-                ),
-            ),
-        },
-        "/v1/integrations/events/counts": {
-            "post": operation(
-                "countEvents",
-                "events",
-                "Count events per status",
-                "How many events of one integration are in each status, in a time window "
-                "(at most 20,000 events are read; `complete` says whether all were).",
-                role="reader",
-                ok=("200", "The counts.", json_content("EventCounts", ex["counts"])),
-                errors="400 401 403 404 415 503",
-                body=(
-                    "CountsRequest",
-                    {
-                        "lastDay": example(
-                            "One day",
-                            {"integrationId": INTEGRATION_ID, "from": "2025-05-01T00:00:00Z"},
-                        )
-                    },
-                    True,
-                ),
-            ),
-        },
-        "/v1/integrations/{id}/events/{eventId}": {
-            "parameters": [
-                {"$ref": "#/components/parameters/IntegrationId"},
-                {"$ref": "#/components/parameters/EventId"},
-            ],
-            "get": operation(
-                "getEvent",
-                "events",
-                "Read one event with its attempts",
-                "The event, its masked payload, and every attempt with its communication log "
-                "(each platform call; credentials removed, personal data masked).",
-                role="reader",
-                ok=("200", "The event.", json_content("EventDetail", ex["eventDetail"])),
-                errors="401 403 404 503",
-            ),
-        },
-        "/v1/integrations/{id}/events/{eventId}/retry": {
-            "parameters": [
-                {"$ref": "#/components/parameters/IntegrationId"},
-                {"$ref": "#/components/parameters/EventId"},
-            ],
-            "post": operation(
-                "retryEvent",
-                "events",
-                "Resubmit one failed event",
-                "Queues a failed event again (a fresh set of attempts); audited. Only failed "
-                "events can be resubmitted: any other status is 409.",
-                role="operator",
-                ok=("202", "Queued again.", json_content("Resubmitted", ex["resubmitted"])),
-                errors="401 403 404 409 503",
-            ),
-        },
-        "/v1/integrations/{id}/events/retry": {
-            "parameters": [{"$ref": "#/components/parameters/IntegrationId"}],
-            "post": operation(
-                "retryEvents",
-                "events",
-                "Resubmit every failed event matching a filter",
-                "Starts a bulk resubmission job and answers it after its first page; it goes "
-                "on in the background. Follow it with `GET .../jobs/{jobId}`, stop it with "
-                "`POST .../jobs/{jobId}/cancel`. An empty body matches every event.",
-                role="operator",
-                ok=("202", "The job, started.", json_content("Job", ex["jobStarted"])),
-                errors="400 401 403 404 415 503",
-                body=(
-                    "BulkRetryRequest",
-                    {
-                        "failed": example("Every failed event", {"status": "failed"}),
-                        "oneAction": example(
-                            "Failed price updates since a time",
-                            {
-                                "status": "failed",
-                                "action": "price.set",
-                                "from": "2025-05-01T00:00:00Z",
-                            },
-                        ),
-                    },
-                    False,
-                ),
-            ),
-        },
-        "/v1/integrations/{id}/jobs/{jobId}": {
-            "parameters": [
-                {"$ref": "#/components/parameters/IntegrationId"},
-                {"$ref": "#/components/parameters/JobId"},
-            ],
-            "get": operation(
-                "getJob",
-                "jobs",
-                "Read a bulk resubmission job",
-                "Its status and progress.",
-                role="reader",
-                ok=("200", "The job.", json_content("Job", ex["job"])),
-                errors="401 403 404 503",
-            ),
-        },
-        "/v1/integrations/{id}/jobs/{jobId}/cancel": {
-            "parameters": [
-                {"$ref": "#/components/parameters/IntegrationId"},
-                {"$ref": "#/components/parameters/JobId"},
-            ],
-            "post": operation(
-                "cancelJob",
-                "jobs",
-                "Cancel a bulk resubmission job",
-                "Stops a running job; events already resubmitted stay queued. Cancelling a "
-                "finished job changes nothing and answers it as it is. Audited.",
-                role="operator",
-                ok=("200", "The job.", json_content("Job", ex["jobCancelled"])),
-                errors="401 403 404 503",
-            ),
-        },
-        "/v1/integrations/{id}/audit": {
-            "parameters": [{"$ref": "#/components/parameters/IntegrationId"}],
-            "get": operation(
-                "getAuditTrail",
-                "integrations",
-                "Who resubmitted what",
-                "The integration's audit trail: resubmissions, bulk jobs and cancels, with the "
-                "actor (the token's role and `X-Actor`).",
-                role="reader",
-                ok=("200", "The trail.", json_content("AuditTrail", ex["audit"])),
-                errors="401 403 404 503",
-            ),
-        },
-        "/health": {
-            "get": operation(
-                "health",
-                "operations",
-                "Liveness and dependencies",
-                "No token needed.",
-                role=None,
-                ok=("200", "Healthy.", json_content("Health", ex["healthy"])),
-            )
-            | {"security": public}
-        },
-        "/dashboard": {
-            "get": operation(
-                "dashboard",
-                "operations",
-                "The operations web page",
-                "An HTML page for operations. The page itself needs no token; it asks for a "
-                "management token (reader or higher), or takes it from `#token=` in the URL, "
-                "and calls the read routes with it.",
-                role=None,
-                ok=(
-                    "200",
-                    "The page.",
-                    {"text/html": {"schema": {"type": "string"}}},
-                ),
-            )
-            | {"security": public},
-        },
-        "/dashboard/{file}": {
-            "parameters": [
-                {
-                    "name": "file",
-                    "in": "path",
-                    "required": True,
-                    "description": "One of the page's own files; any other name is 404.",
-                    "schema": {"type": "string", "enum": sorted(http_api.DASHBOARD_FILES)},
-                    "example": "dashboard.js",
-                }
-            ],
-            "get": operation(
-                "dashboardFile",
-                "operations",
-                "The operations page's stylesheet and script",
-                "The files `GET /dashboard` loads. Sent with `Cache-Control: no-cache` and an "
-                "`ETag`: the browser checks them again on every load, so the page never runs "
-                "with a script from another version. No token needed.",
-                role=None,
-                ok=(
-                    "200",
-                    "The file.",
-                    {
-                        media.split(";")[0]: {"schema": {"type": "string"}}
-                        for media in http_api.DASHBOARD_FILES.values()
-                    },
-                ),
-                errors="404",
-            )
-            | {"security": public},
-        },
-        "/openapi.json": {
-            "get": operation(
-                "openapi",
-                "operations",
-                "This document",
-                "The OpenAPI 3.1 description of every public route. No token needed.",
-                role=None,
-                ok=("200", "The document.", {"application/json": {"schema": {"type": "object"}}}),
-            )
-            | {"security": public},
-        },
-    }
+    words = prose(ex)
+    assert set(words) == {route.operation_id for route in ROUTES}, "prose and routes differ"
+    found: Json = {}
+    for route in ROUTES:
+        path = "/" + route.path
+        item = found.setdefault(path, {})
+        named = re.findall(r"{(\w+)}", route.path)
+        if named and "parameters" not in item:
+            item["parameters"] = [
+                {"$ref": f"#/components/parameters/{PATH_PARAMETERS[name]}"}
+                if name in PATH_PARAMETERS
+                else FILE_PARAMETER
+                for name in named
+            ]
+        item[route.method.lower()] = operation(route, words[route.operation_id], ex)
+    return found
 
 
 def _parameters() -> Json:
@@ -1196,7 +855,7 @@ def build() -> Json:
     document_paths["/dashboard/{file}"]["get"]["responses"]["304"] = {
         "description": "Unchanged since the `ETag` sent in `If-None-Match`; no body.",
     }
-    schemas = {**model_schemas(), **inbound_schemas(), **response_schemas()}
+    components = {**model_schemas(), **inbound_schemas(), **response_schemas()}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -1247,7 +906,7 @@ def build() -> Json:
                     ),
                 },
             },
-            "schemas": dict(sorted(schemas.items())),
+            "schemas": dict(sorted(components.items())),
             "responses": response_components(error_examples()),
             "parameters": _parameters(),
         },

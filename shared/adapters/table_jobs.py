@@ -95,7 +95,7 @@ class TableJobStore(JobStore):
         with translate_errors():
             await self._audit.create_entity(entity)
 
-    async def audit_trail(self, integration_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    async def audit_trail(self, integration_id: str, limit: int = 100) -> list[AuditEntry]:
         await self._storage.ensure_created()
         with translate_errors():
             rows = self._audit.query_entities(
@@ -111,7 +111,7 @@ class TableJobStore(JobStore):
                     row["at"],
                     row.get("jobId"),
                 )
-                trail.append(entry.to_json())
+                trail.append(entry)
                 if len(trail) >= limit:
                     break
             return trail

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 
 from shared.config import Settings
 from shared.domain.errors import Forbidden, Unauthenticated
@@ -92,8 +93,20 @@ def management_role(settings: Settings, authorization: str | None) -> Role:
     raise Unauthenticated("The management token is not valid.")
 
 
-def require_role(settings: Settings, authorization: str | None, needed: Role) -> Role:
+@dataclass(frozen=True)
+class Caller:
+    """Who makes a management request: the token's role and the name the audit trail
+    gives them (the role, and the person the request names in `X-Actor`)."""
+
+    role: Role
+    actor: str
+
+
+def require_role(
+    settings: Settings, authorization: str | None, needed: Role, person: str | None = None
+) -> Caller:
     role = management_role(settings, authorization)
     if not role.allows(needed):
         raise Forbidden(f"This needs the {needed.value} role; your token has {role.value}.")
-    return role
+    named = (person or "").strip()[:100]
+    return Caller(role, f"{role.value}:{named}" if named else role.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -70,6 +71,14 @@ async def require_integration(store: IntegrationStore, integration_id: str) -> I
     return integration
 
 
+@dataclass(frozen=True)
+class IssuedKey:
+    """An integration with the API key just made for it: the one time the key is seen."""
+
+    integration: Integration
+    api_key: str
+
+
 def secret_name(integration_id: str) -> str:
     return f"integration-{integration_id.replace('_', '-')}-api-key"
 
@@ -89,7 +98,7 @@ class ManagementService:
         self._secrets = secrets
         self._now = now
 
-    async def create(self, document: Any) -> dict[str, Any]:
+    async def create(self, document: Any) -> IssuedKey:
         request = parse_body(CreateIntegration, document)
         integration_id, now = new_integration_id(), self._now()
         key = generate_api_key(integration_id)
@@ -107,19 +116,18 @@ class ManagementService:
         )
         await self._secrets.set_secret(secret_name(integration.id), key)
         await self._integrations.add(integration)
-        return {**integration.to_json(), "apiKey": key}
+        return IssuedKey(integration, key)
 
     async def get(self, integration_id: str) -> Integration:
         return await require_integration(self._integrations, integration_id)
 
-    async def list(self) -> list[dict[str, Any]]:
-        items = await self._integrations.list()
-        return [item.to_json() for item in sorted(items, key=lambda i: i.created_at)]
+    async def list(self) -> list[Integration]:
+        return sorted(await self._integrations.list(), key=lambda i: i.created_at)
 
-    async def patch(self, integration_id: str, document: Any) -> dict[str, Any]:
+    async def patch(self, integration_id: str, document: Any) -> Integration:
         change = parse_body(PatchIntegration, document)
 
-        async def apply_to_fresh_copy() -> dict[str, Any]:
+        async def apply_to_fresh_copy() -> Integration:
             # Changed meanwhile (a key rotation): the change goes onto the fresh copy.
             integration = await self.get(integration_id)
             if change.orderingScope not in (None, integration.ordering_scope):
@@ -127,7 +135,7 @@ class ManagementService:
             _apply(change, integration)
             integration.updated_at = self._now()
             await self._integrations.save(integration)
-            return integration.to_json()
+            return integration
 
         return await on_fresh_copy(
             apply_to_fresh_copy, attempts=CHANGE_ATTEMPTS, busy=lambda: _busy(integration_id)
@@ -145,8 +153,8 @@ class ManagementService:
                 "integration first and wait for them to drain."
             )
 
-    async def regenerate_key(self, integration_id: str) -> dict[str, Any]:
-        async def rotate_fresh_copy() -> dict[str, Any]:
+    async def regenerate_key(self, integration_id: str) -> IssuedKey:
+        async def rotate_fresh_copy() -> IssuedKey:
             # Saved over a fresh copy only: a blind save could put back a key hash
             # another rotation had just retired, leaving no key that works.
             integration = await self.get(integration_id)
@@ -155,7 +163,7 @@ class ManagementService:
             integration.key_hash, integration.key_hint = hash_key(key), key_hint(key)
             integration.updated_at = self._now()
             await self._integrations.replace_key(integration, old_hash)
-            return {"id": integration.id, "apiKey": key, "apiKeyHint": integration.key_hint}
+            return IssuedKey(integration, key)
 
         return await on_fresh_copy(
             rotate_fresh_copy, attempts=CHANGE_ATTEMPTS, busy=lambda: _busy(integration_id)

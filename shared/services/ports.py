@@ -217,7 +217,7 @@ class JobStore(ABC):
     async def audit(self, entry: AuditEntry) -> None: ...
 
     @abstractmethod
-    async def audit_trail(self, integration_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    async def audit_trail(self, integration_id: str, limit: int = 100) -> list[AuditEntry]:
         """An integration's management actions, newest first."""
 
 

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.config import Settings
-from shared.domain.advice import advice_for
+from shared.domain.advice import Advice, advice_for
 from shared.domain.errors import NotFound
 from shared.domain.masking import mask
-from shared.domain.models import EventStatus
+from shared.domain.models import Attempt, EventStatus, IntegrationEvent
 from shared.services.management import parse_body, require_integration
-from shared.services.ports import EventQuery, EventStore, IntegrationStore
+from shared.services.ports import EventPage, EventQuery, EventStore, IntegrationStore
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -59,6 +60,24 @@ class CountsRequest(BaseModel):
     to: datetime | None = None
 
 
+@dataclass(frozen=True)
+class EventDetail:
+    """One event as a person reads it: masked payload, every attempt, the advice."""
+
+    event: IntegrationEvent
+    payload: Any
+    attempts: list[Attempt]
+    advice: Advice | None
+
+
+@dataclass(frozen=True)
+class EventCounts:
+    integration_id: str
+    counts: dict[EventStatus, int]
+    dead_lettered: int
+    complete: bool  # False when the window held more events than a count reads
+
+
 class QueryService:
     def __init__(self, settings: Settings, integrations: IntegrationStore, events: EventStore):
         self._settings = settings
@@ -68,35 +87,25 @@ class QueryService:
     async def _shards(self, integration_id: str) -> int:
         return (await require_integration(self._integrations, integration_id)).partition_shards
 
-    async def filter(self, document: Any) -> dict[str, Any]:
+    async def filter(self, document: Any) -> EventPage:
         request = parse_body(EventFilter, document)
         shards = await self._shards(request.integrationId)
-        page = await self._events.query(
+        return await self._events.query(
             request.to_query(shards, request.limit, request.continuationToken)
         )
-        return {
-            "events": [event.to_json() for event in page.events],
-            "continuationToken": page.continuation_token,
-        }
 
-    async def detail(self, integration_id: str, event_id: str) -> dict[str, Any]:
+    async def detail(self, integration_id: str, event_id: str) -> EventDetail:
         shards = await self._shards(integration_id)
         event = await self._events.get(integration_id, event_id, shards)
         if event is None:
             raise NotFound(f"No event '{event_id}' in integration '{integration_id}'.")
         attempts = await self._events.attempts(event.integration_id, event.id, shards)
-        found_advice = advice_for(event)
-        return {
-            **event.to_json(),
-            "advice": found_advice.to_json() if found_advice else None,
-            "payload": mask(event.payload, self._settings.masked_fields),
-            "idempotencyKey": event.idempotency_key,
-            "attemptLog": [attempt.to_json() for attempt in attempts],
-        }
+        payload = mask(event.payload, self._settings.masked_fields)
+        return EventDetail(event, payload, attempts, advice_for(event))
 
     async def counts(
         self, document: Any, page_limit: int = 500, max_pages: int = 40
-    ) -> dict[str, Any]:
+    ) -> EventCounts:
         """Events per status in a time window (bounded: at most 20,000 events are read)."""
         request = parse_body(CountsRequest, document)
         shards = await self._shards(request.integrationId)
@@ -118,11 +127,9 @@ class QueryService:
             token = page.continuation_token
             if not token:
                 break
-        statuses = {status.value: counts.get(status.value, 0) for status in EventStatus}
-        return {
-            "integrationId": request.integrationId,
-            "counts": statuses,
-            "deadLettered": counts.get("deadLettered", 0),
-            "total": sum(statuses.values()),
-            "complete": token is None,
-        }
+        return EventCounts(
+            integration_id=request.integrationId,
+            counts={status: counts.get(status.value, 0) for status in EventStatus},
+            dead_lettered=counts.get("deadLettered", 0),
+            complete=token is None,
+        )

@@ -56,14 +56,16 @@ class ResubmissionService:
     async def _shards(self, integration_id: str) -> int:
         return (await require_integration(self._integrations, integration_id)).partition_shards
 
-    async def resubmit_one(self, integration_id: str, event_id: str, actor: str) -> dict[str, Any]:
+    async def resubmit_one(
+        self, integration_id: str, event_id: str, actor: str
+    ) -> IntegrationEvent:
         shards = await self._shards(integration_id)
         event = await self._resubmit_fresh(integration_id, event_id, shards, strict=True)
         assert event is not None
         await self._jobs.audit(
             AuditEntry(integration_id, actor, "resubmit", [event.id], self._now())
         )
-        return {"id": event.id, "status": event.status.value, "resubmissions": event.resubmissions}
+        return event
 
     async def _resubmit_fresh(
         self, integration_id: str, event_id: str, shards: int, *, strict: bool
@@ -99,7 +101,7 @@ class ResubmissionService:
             busy=lambda: Conflict(f"Event {event_id} is changing right now; try again shortly."),
         )
 
-    async def start_bulk(self, integration_id: str, document: Any, actor: str) -> dict[str, Any]:
+    async def start_bulk(self, integration_id: str, document: Any, actor: str) -> BulkJob:
         request = parse_body(EventFilter, {**(document or {}), "integrationId": integration_id})
         await self._shards(integration_id)
         now = self._now()
@@ -119,7 +121,7 @@ class ResubmissionService:
         except (TransientError, Conflict) as exc:
             # The job is recorded: the timer runs its page again, and its progress shows.
             log.warning("first page of job %s postponed: %s", job.id, exc)
-        return job.to_json()
+        return job
 
     async def job(self, integration_id: str, job_id: str) -> BulkJob:
         job = await self._jobs.get_job(integration_id, job_id)
@@ -127,7 +129,7 @@ class ResubmissionService:
             raise NotFound(f"No resubmission job '{job_id}' in integration '{integration_id}'.")
         return job
 
-    async def cancel(self, integration_id: str, job_id: str, actor: str) -> dict[str, Any]:
+    async def cancel(self, integration_id: str, job_id: str, actor: str) -> BulkJob:
         async def cancel_fresh_copy() -> BulkJob:
             # A runner may record a page meanwhile: the fresh copy is cancelled.
             job = await self.job(integration_id, job_id)
@@ -141,12 +143,11 @@ class ResubmissionService:
                 )
             return job
 
-        job = await on_fresh_copy(
+        return await on_fresh_copy(
             cancel_fresh_copy,
             attempts=FRESH_COPY_ATTEMPTS,
             busy=lambda: Conflict(f"Job {job_id} is changing right now; try again in a moment."),
         )
-        return job.to_json()
 
     async def advance_all(self) -> int:
         """One page of every running job (the timer calls this)."""

@@ -554,9 +554,9 @@ async def test_audit_trail_is_newest_first(storage: StorageClients) -> None:
         )
     )
     trail = await store.audit_trail(integration_id)
-    assert [entry["action"] for entry in trail] == ["bulk-resubmit", "resubmit"]
-    assert trail[0]["jobId"] == "job_1" and len(trail[0]["eventIds"]) == 500
-    assert trail[1]["eventIds"] == many[:1] and trail[1]["actor"] == "operator:ann"
+    assert [entry.action for entry in trail] == ["bulk-resubmit", "resubmit"]
+    assert trail[0].job_id == "job_1" and len(trail[0].event_ids) == 500
+    assert trail[1].event_ids == many[:1] and trail[1].actor == "operator:ann"
     assert await store.audit_trail(new_id()) == []
 
 

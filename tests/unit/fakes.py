@@ -714,6 +714,6 @@ class FakeJobStore(JobStore):
     async def audit(self, entry: AuditEntry) -> None:
         self.entries.append(entry)
 
-    async def audit_trail(self, integration_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    async def audit_trail(self, integration_id: str, limit: int = 100) -> list[AuditEntry]:
         mine = [entry for entry in self.entries if entry.integration_id == integration_id]
-        return [entry.to_json() for entry in reversed(mine)][:limit]
+        return list(reversed(mine))[:limit]

@@ -66,7 +66,7 @@ def test_each_role_may_do_its_own_and_lesser_things(
     header = f"Bearer {TOKENS[role]}"
     assert management_role(SETTINGS, header) is role
     if allowed:
-        assert require_role(SETTINGS, header, needed) is role
+        assert require_role(SETTINGS, header, needed).role is role
     else:
         with pytest.raises(Forbidden) as caught:
             require_role(SETTINGS, header, needed)

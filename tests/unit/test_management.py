@@ -7,18 +7,28 @@ from dataclasses import asdict
 
 import pytest
 
+from shared.api import schemas
 from shared.domain.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from shared.domain.models import Integration, OrderingScope
 from shared.services.auth import API_KEY_PREFIX, authenticate_integration, hash_key
 from shared.services.inbound import entity_session
-from shared.services.management import secret_name
+from shared.services.management import IssuedKey, secret_name
 from tests.unit.fakes import World
 
 STOCK = {"action": "inventory.set", "data": {"items": [{"sku": "A", "quantity": 1}]}}
 
 
+def as_json(found: Integration | IssuedKey) -> dict[str, object]:
+    """The answer the API makes of what the service returned."""
+    if isinstance(found, IssuedKey):
+        return schemas.CreatedIntegration.issued(found).to_json()
+    return schemas.Integration.of(found).to_json()
+
+
 async def create(world: World, **fields: object) -> dict[str, object]:
-    return await world.management.create({"service": "custom", "name": "My ERP Sync", **fields})
+    return as_json(
+        await world.management.create({"service": "custom", "name": "My ERP Sync", **fields})
+    )
 
 
 async def test_create_returns_the_key_once_and_stores_only_its_hash() -> None:
@@ -39,7 +49,7 @@ async def test_create_returns_the_key_once_and_stores_only_its_hash() -> None:
     # later reads never show it
     again = (await world.management.get(integration_id)).to_json()
     assert "apiKey" not in again and key not in json.dumps(again)
-    assert key not in json.dumps(await world.management.list())
+    assert key not in json.dumps([as_json(item) for item in await world.management.list()])
 
 
 async def test_the_created_key_authenticates() -> None:
@@ -53,7 +63,7 @@ async def test_every_integration_gets_its_own_key() -> None:
     world = World()
     first, second = await create(world), await create(world, name="Other")
     assert first["id"] != second["id"] and first["apiKey"] != second["apiKey"]
-    assert [item["name"] for item in await world.management.list()] == ["My ERP Sync", "Other"]
+    assert [item.name for item in await world.management.list()] == ["My ERP Sync", "Other"]
 
 
 @pytest.mark.parametrize(
@@ -78,7 +88,7 @@ async def test_a_regenerated_key_replaces_the_old_one_at_once() -> None:
     world = World()
     created = await create(world)
     old_key, integration_id = str(created["apiKey"]), str(created["id"])
-    regenerated = await world.management.regenerate_key(integration_id)
+    regenerated = as_json(await world.management.regenerate_key(integration_id))
     new_key = str(regenerated["apiKey"])
     assert new_key.startswith(API_KEY_PREFIX) and new_key != old_key
     assert regenerated["apiKeyHint"] == f"{API_KEY_PREFIX}…{new_key[-4:]}"
@@ -114,11 +124,11 @@ async def test_a_patch_racing_a_key_rotation_keeps_the_new_key_working(
         found = await get(wanted)
         # the rotation lands between the patch's read and its write
         monkeypatch.setattr(world.integrations, "get", get)
-        rotated.append(await world.management.regenerate_key(integration_id))
+        rotated.append(as_json(await world.management.regenerate_key(integration_id)))
         return found
 
     monkeypatch.setattr(world.integrations, "get", get_then_rotate)
-    patched = await world.management.patch(integration_id, {"name": "Renamed"})
+    patched = as_json(await world.management.patch(integration_id, {"name": "Renamed"}))
 
     assert patched["name"] == "Renamed"
     [rotation] = rotated
@@ -158,7 +168,7 @@ async def test_patch_enabled_turns_pushes_away_and_back() -> None:
     created = await create(world)
     integration_id, key = str(created["id"]), str(created["apiKey"])
     world.clock.advance(60)
-    changed = await world.management.patch(integration_id, {"enabled": False})
+    changed = as_json(await world.management.patch(integration_id, {"enabled": False}))
     assert changed["enabled"] is False and changed["updatedAt"] != changed["createdAt"]
     with pytest.raises(Forbidden):
         await world.push(key, STOCK)
@@ -170,7 +180,7 @@ async def test_patch_ordering_scope_changes_the_sessions_of_new_events() -> None
     world = World()
     created = await create(world)
     integration_id, key = str(created["id"]), str(created["apiKey"])
-    changed = await world.management.patch(integration_id, {"orderingScope": "entity"})
+    changed = as_json(await world.management.patch(integration_id, {"orderingScope": "entity"}))
     assert changed["orderingScope"] == "entity"
     assert world.integrations.integrations[integration_id].ordering_scope is OrderingScope.ENTITY
     await world.push(key, STOCK)
@@ -182,17 +192,22 @@ async def test_patch_retry_overrides_and_clearing_them() -> None:
     world = World()
     created = await create(world)
     integration_id, key = str(created["id"]), str(created["apiKey"])
-    changed = await world.management.patch(
-        integration_id, {"retry": {"maxAttempts": 5, "baseDelaySeconds": 2.5}, "name": "Renamed"}
+    changed = as_json(
+        await world.management.patch(
+            integration_id,
+            {"retry": {"maxAttempts": 5, "baseDelaySeconds": 2.5}, "name": "Renamed"},
+        )
     )
     assert changed["retry"] == {"maxAttempts": 5, "baseDelaySeconds": 2.5}
     assert changed["name"] == "Renamed"
     event_id = await world.push(key, STOCK)
     assert world.event(event_id).max_attempts == 5
-    kept = await world.management.patch(integration_id, {"retry": {"maxAttempts": 7}})
+    kept = as_json(await world.management.patch(integration_id, {"retry": {"maxAttempts": 7}}))
     assert kept["retry"] == {"maxAttempts": 7, "baseDelaySeconds": 2.5}  # merged, not replaced
-    cleared = await world.management.patch(
-        integration_id, {"retry": {"maxAttempts": None, "baseDelaySeconds": None}}
+    cleared = as_json(
+        await world.management.patch(
+            integration_id, {"retry": {"maxAttempts": None, "baseDelaySeconds": None}}
+        )
     )
     assert cleared["retry"] == {"maxAttempts": None, "baseDelaySeconds": None}
     assert cleared["name"] == "Renamed"  # fields not sent are kept
@@ -237,5 +252,5 @@ async def test_the_ordering_scope_changes_only_while_nothing_is_on_its_way() -> 
     world.platform.answer(200, {"items": []})
     assert await world.deliver() == "success"
     assert world.event(event_id).check_at is None
-    changed = await world.management.patch(integration_id, {"orderingScope": "entity"})
+    changed = as_json(await world.management.patch(integration_id, {"orderingScope": "entity"}))
     assert changed["orderingScope"] == "entity"

@@ -23,6 +23,7 @@ from scripts import build_openapi
 from shared.services.management import CreateIntegration, PatchIntegration
 from shared.services.queries import CountsRequest, EventFilter
 from shared.services.validation import validate_inbound
+from tests.unit.conftest import HttpFunction
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "shared" / "api" / "web" / "openapi.json"
@@ -73,21 +74,13 @@ def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, A
 
 
 @pytest.fixture(scope="module")
-def declared_routes() -> set[tuple[str, str]]:
-    """(path, method) of every HTTP function in function_app.py. `get_functions()` may be
-    called only once per process, hence once here."""
-    import function_app
-
-    routes = set()
-    for function in function_app.app.get_functions():
-        binding = function.get_trigger()
-        trigger = binding.get_dict_repr() if binding else {}
-        if trigger.get("type") != "httpTrigger":
-            continue
-        for method in trigger.get("methods") or []:
-            name = str(getattr(method, "value", method)).lower()
-            routes.add(("/" + trigger["route"].strip("/"), name))
-    return routes
+def declared_routes(http_functions: list[HttpFunction]) -> set[tuple[str, str]]:
+    """(path, method) of every HTTP function in function_app.py."""
+    return {
+        ("/" + function.route, method.lower())
+        for function in http_functions
+        for method in function.methods
+    }
 
 
 def test_the_committed_document_is_what_the_script_writes() -> None:

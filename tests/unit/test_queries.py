@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from shared.api import schemas
 from shared.domain.errors import NotFound, ValidationFailed
 from shared.services.queries import QueryService
 from tests.unit.fakes import World, unit_settings
@@ -30,7 +31,8 @@ async def test_detail_shows_the_masked_payload_and_the_attempt_log() -> None:
     world.platform.answer(201, {"id": "ord_1", "externalId": "ERP-ORDER-789"})
     event_id = await world.push(key, ORDER, idempotency_key="erp-789")
     await world.deliver()
-    detail = await queries(world).detail(integration.id, event_id)
+    found = await queries(world).detail(integration.id, event_id)
+    detail = schemas.EventDetail.detail(found).to_json()
     text = json.dumps(detail)
     assert "anna@example.com" not in text and "+46701234567" not in text
     assert "ERP-ORDER-789" not in json.dumps(detail["payload"])
@@ -59,10 +61,11 @@ async def test_filter_and_counts() -> None:
     await world.deliver(world.bus.sent[0])
     await world.deliver(world.bus.sent[1])
     failed = await queries(world).filter({"integrationId": integration.id, "status": "failed"})
-    assert len(failed["events"]) == 1 and failed["continuationToken"] is None
+    assert len(failed.events) == 1 and failed.continuation_token is None
     page = await queries(world).filter({"integrationId": integration.id, "limit": 2})
-    assert len(page["events"]) == 2 and page["continuationToken"]
-    counts = await queries(world).counts({"integrationId": integration.id})
+    assert len(page.events) == 2 and page.continuation_token
+    found = await queries(world).counts({"integrationId": integration.id})
+    counts = schemas.EventCounts.of(found).to_json()
     assert counts["counts"] == {
         "queued": 1,
         "processing": 0,
@@ -93,10 +96,10 @@ async def test_a_failed_events_detail_says_in_plain_words_what_to_do() -> None:
     integration, key = await world.integration()
     adjust = {"action": "inventory.adjust", "data": {"items": [{"sku": "NOPE", "adjustment": 1}]}}
     event_id = await world.push(key, adjust)
-    assert (await world.queries.detail(integration.id, event_id))["advice"] is None
+    assert (await world.queries.detail(integration.id, event_id)).advice is None
     await world.deliver()
-    advice = (await world.queries.detail(integration.id, event_id))["advice"]
-    assert advice["kind"] == "permanent"
-    assert advice["headline"] == "The platform rejected this data"
-    assert advice["http"] == "HTTP 422 · data not accepted"
-    assert "product is missing" in advice["todo"]
+    advice = (await world.queries.detail(integration.id, event_id)).advice
+    assert advice is not None and advice.kind == "permanent"
+    assert advice.headline == "The platform rejected this data"
+    assert advice.http == "HTTP 422 · data not accepted"
+    assert "product is missing" in advice.todo

@@ -33,7 +33,7 @@ async def test_a_resubmitted_event_is_asked_again_under_a_fresh_key() -> None:
     event_id = await rejected(world, key)
     world.clock.advance(3600)  # the data owner fixed the SKU meanwhile
     answer = await world.resubmission.resubmit_one(integration.id, event_id, "operator:ann")
-    assert answer == {"id": event_id, "status": "queued", "resubmissions": 1}
+    assert (answer.id, answer.status, answer.resubmissions) == (event_id, "queued", 1)
     event = world.event(event_id)
     assert event.status is EventStatus.QUEUED and event.attempts == 0
     first, again = world.messages_for(event_id)
@@ -93,13 +93,13 @@ async def test_bulk_resubmission_of_a_filter_pages_through_every_match_once() ->
     await world.deliver()
 
     job = await world.resubmission.start_bulk(integration.id, {"status": "failed"}, "op")
-    assert job["status"] == "completed"
-    assert job["progress"] == {"matched": 5, "resubmitted": 5, "skipped": 0}
+    assert job.status == "completed"
+    assert (job.matched, job.resubmitted, job.skipped) == (5, 5, 0)
     assert all(world.event(e).status is EventStatus.QUEUED for e in failed)
     assert world.event(fine).status is EventStatus.SUCCESS
     [entry] = world.jobs.entries
     assert entry.action == "bulk-resubmit" and sorted(entry.event_ids) == sorted(failed)
-    stored = await world.resubmission.job(integration.id, str(job["id"]))
+    stored = await world.resubmission.job(integration.id, job.id)
     assert stored.status == "completed" and stored.filter == {
         "integrationId": integration.id,
         "status": "failed",
@@ -132,7 +132,7 @@ async def test_a_bulk_job_advances_page_by_page_and_can_be_cancelled() -> None:
         EventStatus.FAILED
     ]
     cancelled = await world.resubmission.cancel(integration.id, job.id, "op")
-    assert cancelled["status"] == "cancelled"
+    assert cancelled.status == "cancelled"
     assert await world.resubmission.advance_all() == 0
     assert world.event(failed[0]).status is EventStatus.FAILED
     assert world.jobs.entries[-1].action == "cancel-bulk-resubmit"
@@ -265,14 +265,14 @@ async def test_a_page_failing_part_way_is_audited_and_each_event_resubmitted_onc
 
     monkeypatch.setattr(world.events, "save", storage_down_after_two)
     started = await world.resubmission.start_bulk(integration.id, {"status": "failed"}, "op")
-    assert started["status"] == "running"  # recorded; the timer runs its page again
-    assert started["progress"] == {"matched": 2, "resubmitted": 2, "skipped": 0}
+    assert started.status == "running"  # recorded; the timer runs its page again
+    assert (started.matched, started.resubmitted, started.skipped) == (2, 2, 0)
     [entry] = world.jobs.entries
     assert entry.action == "bulk-resubmit" and len(entry.event_ids) == 2
 
     monkeypatch.setattr(world.events, "save", save)
     await world.resubmission.advance_all()
-    job = await world.resubmission.job(integration.id, str(started["id"]))
+    job = await world.resubmission.job(integration.id, started.id)
     assert (job.status, job.matched, job.resubmitted, job.skipped) == ("completed", 3, 3, 0)
     assert all(world.event(e).status is EventStatus.QUEUED for e in failed)
 

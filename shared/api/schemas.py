@@ -1,0 +1,401 @@
+"""The API's answers as pydantic models: the one place their JSON shape is written.
+
+Fields are snake_case in Python and camelCase on the wire (an alias generator); each
+model has an `of(...)` that builds it from the core's records, and the OpenAPI
+document takes its response schemas from these classes
+(`scripts/build_openapi.py`). Answers are open to new fields: clients ignore the
+ones they do not know.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic.alias_generators import to_camel
+
+from shared.domain import advice, jobs, models
+from shared.domain.clock import iso
+from shared.domain.errors import RequestError
+from shared.domain.jobs import JobStatus
+from shared.domain.models import AttemptOutcome, ErrorKind, EventStatus, OrderingScope, Role
+from shared.services import ports, queries
+from shared.services.management import IssuedKey
+
+# Every time in an answer: ISO 8601 UTC with milliseconds and a Z.
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(iso, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class FieldProblem(Answer):
+    path: str = Field(description="e.g. `data.items[3].quantity`")
+    message: str
+
+
+class Error(Answer):
+    """Every error answer."""
+
+    error: str = Field(
+        description="Stable code: validation_failed, unauthorized, forbidden, not_found, "
+        "conflict, payload_too_large, unsupported_media_type, unprocessable, throttled, "
+        "unavailable."
+    )
+    message: str = Field(description="A sentence a person can act on.")
+    details: list[FieldProblem] | None = None
+
+    @classmethod
+    def of(cls, error: RequestError) -> Self:
+        details = [FieldProblem(path=p.path, message=p.message) for p in error.details]
+        return cls(error=error.code, message=error.message, details=details or None)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class Accepted(Answer):
+    message_id: str = Field(json_schema_extra={"format": "uuid"})
+
+
+class RetrySettings(Answer):
+    """Per-integration retry overrides; null means the platform default."""
+
+    max_attempts: int | None
+    base_delay_seconds: float | None
+
+
+class Integration(Answer):
+    id: str
+    service: Literal["custom"]
+    name: str
+    enabled: bool
+    ordering_scope: OrderingScope
+    api_key_hint: str = Field(description="The key's last characters.")
+    retry: RetrySettings
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, integration: models.Integration) -> Self:
+        return cls(
+            id=integration.id,
+            service="custom",
+            name=integration.name,
+            enabled=integration.enabled,
+            ordering_scope=integration.ordering_scope,
+            api_key_hint=integration.key_hint,
+            retry=RetrySettings(
+                max_attempts=integration.retry_max_attempts,
+                base_delay_seconds=integration.retry_base_delay_seconds,
+            ),
+            created_at=integration.created_at,
+            updated_at=integration.updated_at,
+        )
+
+
+ApiKey = Annotated[str, Field(description="Shown this once: store it now.")]
+
+
+class CreatedIntegration(Integration):
+    """The new integration and its key, shown this once."""
+
+    api_key: ApiKey
+
+    @classmethod
+    def issued(cls, issued: IssuedKey) -> Self:
+        fields = Integration.of(issued.integration).model_dump()
+        return cls(**fields, api_key=issued.api_key)
+
+
+class IntegrationList(Answer):
+    integrations: list[Integration]
+
+    @classmethod
+    def of(cls, integrations: list[models.Integration]) -> Self:
+        return cls(integrations=[Integration.of(item) for item in integrations])
+
+
+class NewApiKey(Answer):
+    """The new key, shown this once; the old key stops working."""
+
+    id: str
+    api_key: ApiKey
+    api_key_hint: str
+
+    @classmethod
+    def of(cls, issued: IssuedKey) -> Self:
+        return cls(
+            id=issued.integration.id,
+            api_key=issued.api_key,
+            api_key_hint=issued.integration.key_hint,
+        )
+
+
+class LastError(Answer):
+    """transient: the platform was unavailable, retried automatically; permanent: the
+    platform rejected the data, fix it and resubmit."""
+
+    kind: ErrorKind
+    http_status: int | None
+    message: str
+
+    @classmethod
+    def of(cls, error: models.LastError | None) -> Self | None:
+        if error is None:
+            return None
+        return cls(kind=error.kind, http_status=error.http_status, message=error.message)
+
+
+class Event(Answer):
+    id: str = Field(description="The `messageId`.")
+    integration_id: str
+    action: str
+    entity_id: str | None
+    status: EventStatus
+    attempts: int = Field(ge=0)
+    max_attempts: int = Field(ge=1)
+    next_retry_at: Timestamp | None = Field(
+        description="null: no automatic retry is due (success, or waits for a person)."
+    )
+    dead_lettered: bool
+    last_error: LastError | None
+    result: dict[str, Any] | None = Field(description="Platform record ids, e.g. `orderId`.")
+    skipped_reason: str | None
+    resubmissions: int = Field(ge=0)
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, event: models.IntegrationEvent) -> Self:
+        return cls(
+            id=event.id,
+            integration_id=event.integration_id,
+            action=event.action,
+            entity_id=event.entity_id,
+            status=event.status,
+            attempts=event.attempts,
+            max_attempts=event.max_attempts,
+            next_retry_at=event.next_retry_at,
+            dead_lettered=event.dead_lettered,
+            last_error=LastError.of(event.last_error),
+            result=event.result,
+            skipped_reason=event.skipped_reason,
+            resubmissions=event.resubmissions,
+            created_at=event.created_at,
+            updated_at=event.updated_at,
+        )
+
+
+class EventPage(Answer):
+    """Newest events first."""
+
+    events: list[Event]
+    continuation_token: str | None = Field(
+        description="Send it back for the next page; null on the last page."
+    )
+
+    @classmethod
+    def of(cls, page: ports.EventPage) -> Self:
+        return cls(
+            events=[Event.of(event) for event in page.events],
+            continuation_token=page.continuation_token,
+        )
+
+
+class Exchange(Answer):
+    model_config = ConfigDict(extra="allow")
+
+    headers: dict[str, str] = {}
+    body: Any = None
+
+
+class PlatformCall(Answer):
+    """One platform call of an attempt; credentials removed, personal data masked."""
+
+    model_config = ConfigDict(extra="allow")
+
+    method: str
+    url: str
+    started_at: Timestamp | None = None
+    duration_ms: float | None = None
+    status: int | None
+    error: str | None = None
+    request: Exchange | None = None
+    response: Exchange | None = None
+
+
+class Attempt(Answer):
+    attempt: int = Field(ge=1)
+    submission: int = Field(ge=0, description="0: the original push; n: the n-th resubmission.")
+    started_at: Timestamp
+    finished_at: Timestamp
+    outcome: AttemptOutcome
+    error: LastError | None
+    calls: list[PlatformCall]
+
+    @classmethod
+    def of(cls, attempt: models.Attempt) -> Self:
+        return cls(
+            attempt=attempt.number,
+            submission=attempt.submission,
+            started_at=attempt.started_at,
+            finished_at=attempt.finished_at,
+            outcome=attempt.outcome,
+            error=LastError.of(attempt.error),
+            calls=[PlatformCall.model_validate(call) for call in attempt.calls],
+        )
+
+
+class Advice(Answer):
+    """The last error in plain words, the same for the dashboard and the command-line
+    tool; null when no attempt failed."""
+
+    kind: Literal["past", "transient", "permanent"]
+    headline: str
+    todo: str = Field(description="What a person can do about it.")
+    http: str | None = Field(description="e.g. `HTTP 422 · data not accepted`.")
+
+    @classmethod
+    def of(cls, found: advice.Advice | None) -> Self | None:
+        if found is None:
+            return None
+        return cls.model_validate(found, from_attributes=True)
+
+
+class EventDetail(Event):
+    payload: dict[str, Any] | None = Field(
+        description="The request as received, personal data masked."
+    )
+    idempotency_key: str | None
+    attempt_log: list[Attempt]
+    advice: Advice | None
+
+    @classmethod
+    def detail(cls, found: queries.EventDetail) -> Self:
+        fields = Event.of(found.event).model_dump()
+        return cls(
+            **fields,
+            payload=found.payload,
+            idempotency_key=found.event.idempotency_key,
+            attempt_log=[Attempt.of(attempt) for attempt in found.attempts],
+            advice=Advice.of(found.advice),
+        )
+
+
+class StatusCounts(Answer):
+    queued: int = Field(ge=0)
+    processing: int = Field(ge=0)
+    success: int = Field(ge=0)
+    failed: int = Field(ge=0)
+    skipped: int = Field(ge=0)
+
+
+class EventCounts(Answer):
+    integration_id: str
+    counts: StatusCounts
+    dead_lettered: int = Field(ge=0)
+    total: int = Field(ge=0)
+    complete: bool = Field(description="false when the window held more than 20,000 events.")
+
+    @classmethod
+    def of(cls, found: queries.EventCounts) -> Self:
+        counts = {status.value: n for status, n in found.counts.items()}
+        return cls(
+            integration_id=found.integration_id,
+            counts=StatusCounts.model_validate(counts),
+            dead_lettered=found.dead_lettered,
+            total=sum(counts.values()),
+            complete=found.complete,
+        )
+
+
+class Resubmitted(Answer):
+    id: str
+    status: EventStatus
+    resubmissions: int = Field(ge=1)
+
+    @classmethod
+    def of(cls, event: models.IntegrationEvent) -> Self:
+        return cls(id=event.id, status=event.status, resubmissions=event.resubmissions)
+
+
+class JobProgress(Answer):
+    matched: int = Field(ge=0)
+    resubmitted: int = Field(ge=0)
+    skipped: int = Field(ge=0)
+
+
+class Job(Answer):
+    """A bulk resubmission, advanced page by page until completed or cancelled."""
+
+    id: str
+    integration_id: str
+    filter: dict[str, Any]
+    status: JobStatus
+    progress: JobProgress
+    requested_by: str
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, job: jobs.BulkJob) -> Self:
+        return cls(
+            id=job.id,
+            integration_id=job.integration_id,
+            filter=job.filter,
+            status=job.status,
+            progress=JobProgress(
+                matched=job.matched, resubmitted=job.resubmitted, skipped=job.skipped
+            ),
+            requested_by=job.requested_by,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+        )
+
+
+class AuditEntry(Answer):
+    actor: str = Field(description="role, or role:person (X-Actor)")
+    action: str
+    job_id: str | None
+    event_ids: list[str]
+    at: Timestamp
+
+    @classmethod
+    def of(cls, entry: jobs.AuditEntry) -> Self:
+        return cls(
+            actor=entry.actor,
+            action=entry.action,
+            job_id=entry.job_id,
+            event_ids=entry.event_ids,
+            at=entry.at,
+        )
+
+
+class AuditTrail(Answer):
+    entries: list[AuditEntry]
+
+    @classmethod
+    def of(cls, entries: list[jobs.AuditEntry]) -> Self:
+        return cls(entries=[AuditEntry.of(entry) for entry in entries])
+
+
+class Health(Answer):
+    status: Literal["ok", "degraded"]
+    dependencies: dict[str, str]
+
+
+class Me(Answer):
+    """Who the token in this request is."""
+
+    role: Role
+    actor: str = Field(description="How the audit trail names this caller.")
