@@ -20,6 +20,7 @@ def _request(req: func.HttpRequest) -> http_api.ApiRequest:
         headers={name.lower(): value for name, value in req.headers.items()},
         body=req.get_body() or b"",
         route_params=dict(req.route_params),
+        query=dict(req.params),
     )
 
 

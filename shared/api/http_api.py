@@ -30,6 +30,7 @@ class ApiRequest:
     headers: dict[str, str]  # lower-case names
     body: bytes = b""
     route_params: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)  # the URL's parameters
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
