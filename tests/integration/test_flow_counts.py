@@ -4,13 +4,17 @@ events were counted. Each test counts in an hour of its own, far from the others
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 import pytest_asyncio
 
+from benchmarks.round_trips import HeldMessages
+from shared import bootstrap
 from shared.adapters.azure_storage import RequestCounter, StorageClients
 from shared.adapters.table_flow import TableFlowCounterStore
 from shared.adapters.table_integrations import TableIntegrationStore
@@ -19,6 +23,7 @@ from shared.domain.flow import ALL_INTEGRATIONS, FlowStep, Granularity
 from shared.domain.models import Integration
 from shared.services.flow import FlowService
 from shared.services.flow_counter import FlowCounter
+from shared.services.inbound import InboundRequest
 
 pytestmark = pytest.mark.azurite
 
@@ -133,3 +138,46 @@ async def test_a_window_costs_the_same_requests_however_many_events_were_counted
     assert flush_few == flush_many == 4
     # one query: 60 minute rows of one writer
     assert read_few == read_many == 2  # the integration's point read (404 check) and the query
+
+
+async def test_the_services_count_on_the_real_adapters_and_write_on_shutdown(azurite: str) -> None:
+    bus = HeldMessages()
+    saved = dict(bootstrap._overrides)
+    bootstrap.install_overrides(bus=bus, platform_transport=httpx.MockTransport(platform))
+    settings = Settings.model_validate(
+        {"AzureWebJobsStorage": azurite, "MANAGEMENT_TOKEN": "flow", "PROCESSING_MARK_SECONDS": 60}
+    )
+    services = bootstrap.build(settings)
+    try:
+        created = await services.management.create({"service": "custom", "name": "Flow"})
+        key = f"Bearer {created.api_key}"
+        for sku in ("CHAIR", "NO-SUCH-SKU"):
+            document = {"action": "inventory.set", "data": {"items": [{"sku": sku, "quantity": 1}]}}
+            await services.inbound.accept(
+                InboundRequest(key, "application/json", json.dumps(document).encode())
+            )
+            await services.worker.handle(json.dumps(bus.sent[-1].body).encode())
+        integration_id = created.integration.id
+    finally:
+        await services.close()  # writes what was counted
+        bootstrap._overrides.clear()
+        bootstrap._overrides.update(saved)
+
+    storage = StorageClients(settings)
+    try:
+        now = datetime.now(UTC)
+        flow = FlowService(
+            TableIntegrationStore(storage), TableFlowCounterStore(storage), lambda: now
+        )
+        chart = await flow.flow({"integrationId": integration_id})
+    finally:
+        await storage.close()
+    assert totals(chart) == {"received": 2, "succeeded": 1, "failed": 1}
+
+
+def platform(request: httpx.Request) -> httpx.Response:
+    """Applies every SKU but one."""
+    body = json.loads(request.content or b"{}")
+    if any(item.get("sku") == "NO-SUCH-SKU" for item in body.get("items", [])):
+        return httpx.Response(422, json={"message": "SKU 'NO-SUCH-SKU' does not exist"})
+    return httpx.Response(200, json={"items": body.get("items", [])})
