@@ -16,6 +16,8 @@ from shared.domain.errors import Conflict, NotFound, ValidationFailed
 from shared.domain.models import Integration, OrderingScope
 from shared.services.auth import generate_api_key, hash_key, key_hint
 from shared.services.conflicts import on_fresh_copy
+from shared.services.identifiers import require_integration_id
+from shared.services.json_input import json_object
 from shared.services.ports import EventStore, IntegrationStore, SecretStore
 from shared.services.validation import pydantic_problems
 
@@ -56,7 +58,7 @@ class PatchIntegration(BaseModel):
 
 def parse_body(model: type[M], document: Any) -> M:
     try:
-        return model.model_validate(document)
+        return model.model_validate(json_object(document))
     except PydanticValidationError as exc:
         raise ValidationFailed(
             "The request body has missing or malformed fields.", pydantic_problems(exc)
@@ -64,8 +66,8 @@ def parse_body(model: type[M], document: Any) -> M:
 
 
 async def require_integration(store: IntegrationStore, integration_id: str) -> Integration:
-    """The integration, or a 404 naming the id."""
-    integration = await store.get(integration_id)
+    """The integration, or a 404 naming the id (a malformed id never reaches storage)."""
+    integration = await store.get(require_integration_id(integration_id))
     if integration is None:
         raise NotFound(f"No integration with id '{integration_id}'.")
     return integration

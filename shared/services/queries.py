@@ -14,16 +14,18 @@ from shared.domain.advice import Advice, advice_for
 from shared.domain.errors import NotFound
 from shared.domain.masking import mask
 from shared.domain.models import Attempt, EventStatus, IntegrationEvent
+from shared.services.identifiers import FilterText, IntegrationId, require_event_id
 from shared.services.management import parse_body, require_integration
 from shared.services.ports import EventPage, EventQuery, EventStore, IntegrationStore
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Ids and text a filter matches: printable characters only (see actions.common).
+Text = FilterText
 
 
 class EventFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    integrationId: Text
+    integrationId: IntegrationId
     status: EventStatus | None = None
     action: Text | None = None
     entityId: Text | None = None
@@ -55,7 +57,7 @@ class EventFilter(BaseModel):
 class CountsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    integrationId: Text
+    integrationId: IntegrationId
     from_: datetime | None = Field(None, alias="from")
     to: datetime | None = None
 
@@ -96,7 +98,9 @@ class QueryService:
 
     async def detail(self, integration_id: str, event_id: str) -> EventDetail:
         shards = await self._shards(integration_id)
-        event = await self._events.get(integration_id, event_id, shards)
+        event = await self._events.get(
+            integration_id, require_event_id(integration_id, event_id), shards
+        )
         if event is None:
             raise NotFound(f"No event '{event_id}' in integration '{integration_id}'.")
         attempts = await self._events.attempts(event.integration_id, event.id, shards)

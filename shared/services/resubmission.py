@@ -21,6 +21,12 @@ from shared.domain.jobs import AuditEntry, BulkJob, JobStatus
 from shared.domain.models import EventStatus, IntegrationEvent
 from shared.services.conflicts import on_fresh_copy
 from shared.services.flow_counter import FlowCounter
+from shared.services.identifiers import (
+    require_event_id,
+    require_integration_id,
+    require_job_id,
+)
+from shared.services.json_input import json_object
 from shared.services.management import parse_body, require_integration
 from shared.services.ports import EventStore, IntegrationStore, JobStore, StaleWrite
 from shared.services.queries import EventFilter
@@ -60,6 +66,7 @@ class ResubmissionService:
         self, integration_id: str, event_id: str, actor: str
     ) -> IntegrationEvent:
         shards = await self._shards(integration_id)
+        require_event_id(integration_id, event_id)
         event = await self._resubmit_fresh(integration_id, event_id, shards, strict=True)
         assert event is not None
         await self._jobs.audit(
@@ -102,7 +109,9 @@ class ResubmissionService:
         )
 
     async def start_bulk(self, integration_id: str, document: Any, actor: str) -> BulkJob:
-        request = parse_body(EventFilter, {**(document or {}), "integrationId": integration_id})
+        require_integration_id(integration_id)
+        given = json_object(document, example='{"status": "failed"}')
+        request = parse_body(EventFilter, {**given, "integrationId": integration_id})
         await self._shards(integration_id)
         now = self._now()
         job = BulkJob(
@@ -124,7 +133,8 @@ class ResubmissionService:
         return job
 
     async def job(self, integration_id: str, job_id: str) -> BulkJob:
-        job = await self._jobs.get_job(integration_id, job_id)
+        require_integration_id(integration_id)
+        job = await self._jobs.get_job(integration_id, require_job_id(integration_id, job_id))
         if job is None:
             raise NotFound(f"No resubmission job '{job_id}' in integration '{integration_id}'.")
         return job

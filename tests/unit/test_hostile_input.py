@@ -4,12 +4,15 @@ dimension, and identifiers of printable characters only."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
 import pytest
 
-from shared.domain.errors import RequestError, ValidationFailed
+from shared.domain.errors import NotFound, RequestError, TransientError, ValidationFailed
+from shared.domain.jobs import BulkJob
+from shared.domain.models import Integration
 from shared.services.inbound import InboundRequest
 from shared.services.json_input import (
     MAX_DEPTH,
@@ -19,7 +22,7 @@ from shared.services.json_input import (
     read_json,
 )
 from shared.services.validation import check_body, validate_inbound
-from tests.unit.fakes import World
+from tests.unit.fakes import FakeIntegrationStore, FakeJobStore, World
 
 INVENTORY: dict[str, Any] = {
     "action": "inventory.set",
@@ -193,3 +196,144 @@ def test_ordinary_identifiers_still_pass() -> None:
 def test_check_body_uses_the_strict_reader() -> None:
     with pytest.raises(ValidationFailed):
         check_body(b'{"a": 1, "a": 2}', "application/json", 100)
+
+
+# --- management: malformed ids never reach storage; bodies must be objects -------------
+
+# What Table Storage refuses in a key; the adapter turns the refusal into a
+# TransientError, which the API answers as 503 "briefly unavailable".
+TABLE_REFUSES = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
+
+
+class TableLikeIntegrations(FakeIntegrationStore):
+    async def get(self, integration_id: str) -> Integration | None:
+        if TABLE_REFUSES.search(integration_id):
+            raise TransientError("Storage is unavailable: HttpResponseError")
+        return await super().get(integration_id)
+
+
+class TableLikeJobs(FakeJobStore):
+    async def get_job(self, integration_id: str, job_id: str) -> BulkJob | None:
+        if TABLE_REFUSES.search(integration_id + job_id):
+            raise TransientError("Storage is unavailable: HttpResponseError")
+        return await super().get_job(integration_id, job_id)
+
+
+@pytest.fixture
+async def table_like() -> tuple[World, str]:
+    world = World(integrations=TableLikeIntegrations(), jobs=TableLikeJobs())
+    integration, _ = await world.integration()
+    return world, integration.id
+
+
+BAD_IDS = ["../../etc", "int_1/../x", "int_1\x00", "int_a#b", "", " ", "int_" + "a" * 200]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+async def test_a_malformed_integration_id_in_a_filter_is_400(
+    table_like: tuple[World, str], bad: str
+) -> None:
+    world, _ = table_like
+    for query in (world.queries.filter, world.queries.counts):
+        with pytest.raises(ValidationFailed) as caught:
+            await query({"integrationId": bad})
+        assert paths(caught.value) == ["integrationId"]
+
+
+@pytest.mark.parametrize("field", ["entityId", "action", "search"])
+async def test_control_characters_in_filter_fields_are_400(
+    table_like: tuple[World, str], field: str
+) -> None:
+    world, integration_id = table_like
+    with pytest.raises(ValidationFailed) as caught:
+        await world.queries.filter({"integrationId": integration_id, field: "A\x00B"})
+    assert paths(caught.value) == [field]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+async def test_a_malformed_integration_id_in_a_route_is_404(
+    table_like: tuple[World, str], bad: str
+) -> None:
+    world, _ = table_like
+    event_id = "0190a4f2-3c1d-7abc-8def-0123456789ab"
+    calls = [
+        world.management.get(bad),
+        world.management.patch(bad, {"enabled": False}),
+        world.management.regenerate_key(bad),
+        world.queries.detail(bad, event_id),
+        world.resubmission.resubmit_one(bad, event_id, "op"),
+        world.resubmission.start_bulk(bad, {}, "op"),
+        world.resubmission.job(bad, "job_0123456789abcdef"),
+        world.resubmission.cancel(bad, "job_0123456789abcdef", "op"),
+    ]
+    for call in calls:
+        with pytest.raises(NotFound) as caught:
+            await call
+        assert caught.value.status == 404 and "\x00" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "bad", ["../x", "not-an-event", "0190A4F2-3C1D-7ABC-8DEF-0123456789AB", "a\x00"]
+)
+async def test_a_malformed_event_id_in_a_route_is_404(
+    table_like: tuple[World, str], bad: str
+) -> None:
+    world, integration_id = table_like
+    for call in (
+        world.queries.detail(integration_id, bad),
+        world.resubmission.resubmit_one(integration_id, bad, "op"),
+    ):
+        with pytest.raises(NotFound):
+            await call
+
+
+@pytest.mark.parametrize("bad", ["../x", "job_1/2", "job_\x00", "job_a#b", "x"])
+async def test_a_malformed_job_id_in_a_route_is_404(
+    table_like: tuple[World, str], bad: str
+) -> None:
+    world, integration_id = table_like
+    for call in (
+        world.resubmission.job(integration_id, bad),
+        world.resubmission.cancel(integration_id, bad, "op"),
+    ):
+        with pytest.raises(NotFound):
+            await call
+
+
+NOT_OBJECTS: list[Any] = [[None, None], [], "failed", 7, 1.5, True, None]
+
+
+@pytest.mark.parametrize("body", NOT_OBJECTS)
+async def test_a_bulk_retry_body_that_is_not_an_object_is_400(
+    table_like: tuple[World, str], body: Any
+) -> None:
+    world, integration_id = table_like
+    with pytest.raises(ValidationFailed) as caught:
+        await world.resubmission.start_bulk(integration_id, body, "op")
+    assert "must be a JSON object" in caught.value.message
+    assert paths(caught.value) == ["body"]
+    assert not world.jobs.jobs
+
+
+@pytest.mark.parametrize("body", NOT_OBJECTS)
+async def test_management_bodies_that_are_not_objects_are_400(
+    table_like: tuple[World, str], body: Any
+) -> None:
+    world, integration_id = table_like
+    for call in (
+        world.management.create(body),
+        world.management.patch(integration_id, body),
+        world.queries.filter(body),
+        world.queries.counts(body),
+    ):
+        with pytest.raises(ValidationFailed) as caught:
+            await call
+        assert "must be a JSON object" in caught.value.message
+
+
+async def test_well_formed_ids_still_read(table_like: tuple[World, str]) -> None:
+    world, integration_id = table_like
+    assert (await world.management.get(integration_id)).id == integration_id
+    await world.queries.filter({"integrationId": f" {integration_id} "})
+    with pytest.raises(NotFound, match="int_0123456789abcdef"):
+        await world.queries.counts({"integrationId": "int_0123456789abcdef"})
