@@ -25,6 +25,10 @@ const RANGES = { "15m": 15 * 60e3, "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400
 const KEY_TOKEN = "integrations.dashboard.token";     // sessionStorage keys
 const KEY_ACTOR = "integrations.dashboard.actor";
 const KEY_INTEGRATION = "integrations.dashboard.integration";
+const VIEWS = ["events", "integrations", "audit"];
+const STATS_CONCURRENCY = 3;    // integrations whose counts load at once (two calls each, in turn)
+const STATS_MAX_AGE_MS = 30e3;  // an integration's counts are read again after this
+const ORDERING = { integration: "Ordering: one queue", entity: "Ordering: per record" };
 
 /* =====================================================================================
    Safe DOM building: text goes through text nodes, never through HTML parsing.
@@ -112,6 +116,18 @@ const state = {
   seenCalls: new Set(),      // calls already shown once (their default-open state is applied once)
   refreshedAt: null,
   timers: {},
+  view: "events",            // "events", "integrations" or "audit"
+  role: null,                // the token's role once known: "reader", "operator" or "admin"
+  roleMissing: false,        // GET /v1/me failed for a passing reason: ask again on refresh
+  window: "24h",             // the integrations view's counting window (a RANGES key, or "")
+  stats: new Map(),          // integration id -> { window, at, counts, lastEventAt, error }
+  statsQueue: [],            // integration ids waiting for their stats, loaded a few at a time
+  statsLoading: new Set(),
+  visibleRows: new Set(),    // integration rows on screen: only these get their stats loaded
+  lastIntegrationsJson: "",
+  editing: null,             // the integration in the form dialog (null: a new one)
+  confirmRun: null,          // what the confirmation dialog does when confirmed
+  audit: { integrationId: "", entries: [], continuationToken: null },
 };
 
 /* =====================================================================================
@@ -320,7 +336,9 @@ function filtersToForm() {
 
 function writeHash() {
   const p = new URLSearchParams();
-  if (state.integrationId) p.set("integration", state.integrationId);
+  if (state.view !== "events") p.set("view", state.view);
+  const shown = state.view === "audit" ? state.audit.integrationId : state.integrationId;
+  if (shown) p.set("integration", shown);
   for (const [k, v] of Object.entries(state.filters)) if (v) p.set(k, v === true ? "1" : v);
   if (state.selectedId) p.set("event", state.selectedId);
   const hash = p.toString();
@@ -333,6 +351,8 @@ function readStateFromHash() {
   state.filters.deadLettered = p.get("deadLettered") === "1";
   if (!STATUSES.includes(state.filters.status)) state.filters.status = "";
   state.selectedId = p.get("event") || null;
+  state.view = VIEWS.includes(p.get("view")) ? p.get("view") : "events";
+  if (state.view !== "events") state.selectedId = null;
   return p.get("integration");
 }
 
@@ -377,20 +397,51 @@ function describeFilters() {
 async function loadIntegrations(preferred) {
   const data = await api("GET", "v1/integrations");
   state.integrations = (data && data.integrations) || [];
-  const select = clear($("integration-select"));
-  for (const i of state.integrations) {
-    select.append(h("option", { value: i.id }, `${i.name}${i.enabled ? "" : " (disabled)"}`));
-  }
   const ids = state.integrations.map((i) => i.id);
   const remembered = sessionStorage.getItem(KEY_INTEGRATION);
-  // Preference: the URL, then this tab's last choice, then the newest integration.
-  state.integrationId = [preferred, remembered].find((id) => id && ids.includes(id))
+  // Preference: the URL, then the current choice, then this tab's last choice, then the newest.
+  state.integrationId = [preferred, state.integrationId, remembered].find((id) => id && ids.includes(id))
     || (ids.length ? ids[ids.length - 1] : "");
-  select.value = state.integrationId;
-  select.disabled = !ids.length;
+  renderPicker();
 }
 
-async function refresh({ quiet = false } = {}) {
+// The events view's integration choice: the select lists the integrations whose name or
+// id contains the search text (the chosen one always stays in it).
+function matchesSearch(integration, text) {
+  const t = text.trim().toLowerCase();
+  return !t || integration.name.toLowerCase().includes(t) || integration.id.toLowerCase().includes(t);
+}
+
+function renderPicker() {
+  const select = $("integration-select");
+  const text = $("integration-search").value;
+  const shown = state.integrations.filter((i) => matchesSearch(i, text) || i.id === state.integrationId);
+  const json = JSON.stringify([shown, state.integrationId]);
+  if (json !== select.dataset.shown) {
+    select.dataset.shown = json;
+    clear(select);
+    for (const i of shown) {
+      select.append(h("option", { value: i.id, title: i.name }, `${i.name}${i.enabled ? "" : " (disabled)"}`));
+    }
+    select.value = state.integrationId;
+  }
+  select.disabled = !state.integrations.length;
+  const chosen = state.integrations.find((i) => i.id === state.integrationId);
+  select.title = chosen ? chosen.name : "";
+  const matching = state.integrations.filter((i) => matchesSearch(i, text)).length;
+  $("integration-matches").textContent = text.trim()
+    ? `${matching} of ${state.integrations.length} match` : `${state.integrations.length} integrations`;
+}
+
+// Refresh what the current view shows.
+function refresh(options) {
+  if (state.view === "integrations") return refreshIntegrations(options);
+  // The audit trail reloads when asked only: a timer would drop the pages loaded with "Load more".
+  if (state.view === "audit") return options && options.quiet ? Promise.resolve() : loadAudit();
+  return refreshEvents(options);
+}
+
+async function refreshEvents({ quiet = false } = {}) {
   if (!state.integrationId) { renderNoIntegration(); return; }
   const seq = ++state.loadSeq;
   const base = { integrationId: state.integrationId };
@@ -477,8 +528,8 @@ function renderNoIntegration() {
   state.lastListJson = "";
   const empty = $("events-empty");
   empty.hidden = false;
-  empty.textContent = "No integrations yet. An admin creates one with POST /v1/integrations/; " +
-    "its events appear here as soon as it pushes data.";
+  empty.textContent = "No integrations yet. An admin creates one under Integrations (or with " +
+    "POST /v1/integrations/); its events appear here as soon as it pushes data.";
   $("list-summary").textContent = "";
   $("load-more").hidden = true;
 }
@@ -507,7 +558,7 @@ function renderCounts() {
       filtersToForm(); reload();
     },
   }, h("span", { className: "n" }, fmt(n)),
-     h("span", { className: "label" }, h("span", { className: "dot", style: `background: var(--${key === "all" ? "brand" : key === "deadLettered" ? "dead" : key})` }), label));
+     h("span", { className: "label" }, h("span", { className: `dot ${key}` }), label));
   box.append(item("all", "All events", c.total, ""));
   for (const s of STATUSES) box.append(item(s, s[0].toUpperCase() + s.slice(1), (c.counts || {})[s] || 0, s));
   box.append(item("deadLettered", "Dead-lettered", c.deadLettered || 0, "", true));
@@ -587,14 +638,14 @@ function renderDetail() {
   const e = state.detail;
   if (!e) {
     panel.append(h("div", { className: "detail-head" },
-      h("div", { style: "flex:1" }, h("h2", { id: "detail-title" }, "Event"),
+      h("div", { className: "spacer" }, h("h2", { id: "detail-title" }, "Event"),
         h("div", { className: "sub mono" }, state.selectedId)), close),
       h("div", { className: "detail-body" }, h("p", { role: "alert" }, state.detailError || "Loading…")));
     return;
   }
   const about = subject(e, e.payload);
   panel.append(h("div", { className: "detail-head" },
-    h("div", { style: "flex:1" },
+    h("div", { className: "spacer" },
       h("h2", { id: "detail-title" }, e.action, about ? ` · ${about}` : ""),
       h("div", { className: "sub" }, "Event ", h("span", { className: "mono" }, e.id))),
     h("span", { dataset: { testid: "detail-status" } }, chip(e.status)),
@@ -719,7 +770,7 @@ function renderJob() {
     h("span", { dataset: { testid: "job-progress" } },
       `${p.resubmitted || 0} resubmitted · ${p.skipped || 0} skipped (not failed) · ${p.matched || 0} looked at`),
     h("span", { className: "muted mono" }, job.id),
-    h("span", { style: "flex:1" }),
+    h("span", { className: "spacer" }),
     running ? h("button", { className: "btn", type: "button", dataset: { testid: "job-cancel" }, onclick: cancelJob }, "Cancel")
       : h("button", { className: "btn", type: "button", "aria-label": "Hide bulk retry result",
           onclick: () => { state.job = null; renderJob(); } }, "Dismiss"),
@@ -817,6 +868,546 @@ async function cancelJob() {
 }
 
 /* =====================================================================================
+   The token's role (GET /v1/me): admin actions are shown to admins only. The server
+   checks every call anyway; this only keeps buttons away from people who cannot use them.
+   ===================================================================================== */
+
+async function loadRole() {
+  try {
+    const me = await api("GET", "v1/me");
+    state.role = (me && me.role) || null;
+    state.roleMissing = false;
+  } catch (err) {
+    if (err.status === 401) throw err;
+    // Not known: no admin actions. After a passing outage the next refresh asks again;
+    // an API without the route (404) is not asked again.
+    state.role = null;
+    state.roleMissing = err.status !== 404;
+  }
+  renderRole();
+}
+
+const isAdmin = () => state.role === "admin";
+
+function renderRole() {
+  const badge = $("role");
+  badge.hidden = !state.role;
+  badge.textContent = state.role || "";
+  for (const el of document.querySelectorAll("[data-admin]")) el.hidden = !isAdmin();
+}
+
+/* =====================================================================================
+   Views: an integration's events, every integration, one integration's audit trail.
+   ===================================================================================== */
+
+function showView(view) {
+  state.view = view;
+  for (const v of VIEWS) $(`view-${v}`).hidden = v !== view;
+  $("tab-events").setAttribute("aria-current", view === "events" ? "page" : "false");
+  $("tab-integrations").setAttribute("aria-current", view === "events" ? "false" : "page");
+  if (view !== "events" && state.selectedId) { state.selectedId = null; state.detail = null; renderDetail(); }
+  writeHash();
+}
+
+async function switchView(view) {
+  if (view === state.view) return;
+  showView(view);
+  if (view === "events") { renderPicker(); reload(); return; }
+  await refresh();
+}
+
+// From the integrations list to that integration's events.
+function openEvents(id) {
+  state.integrationId = id;
+  sessionStorage.setItem(KEY_INTEGRATION, id);
+  $("integration-search").value = "";
+  renderPicker();
+  showView("events");
+  reload();
+}
+
+/* =====================================================================================
+   Integrations view: each integration with its state, settings, newest event and counts
+   per status for the chosen window. Counts are read only for the rows on screen, a few
+   integrations at a time, and again once they are older than STATS_MAX_AGE_MS.
+   ===================================================================================== */
+
+async function refreshIntegrations({ quiet = false, recount = false } = {}) {
+  try {
+    if (state.roleMissing) await loadRole();
+    await loadIntegrations();
+  } catch (err) {
+    $("last-updated").textContent = "Update failed";
+    if (!quiet || err.status === 401) handleError(err, "Could not load integrations");
+    return;
+  }
+  renderIntegrations();
+  for (const id of state.visibleRows) wantStats(id, recount);
+  $("last-updated").textContent = `Updated ${new Date().toLocaleTimeString()}`;
+}
+
+// The retry settings in a few words, and in full for the tooltip.
+function describeRetry(retry) {
+  const r = retry || {};
+  const attempts = r.maxAttempts ?? null, delay = r.baseDelaySeconds ?? null;
+  if (attempts === null && delay === null) {
+    return { short: "Retries: defaults", long: "The service's default retry settings" };
+  }
+  return {
+    short: `Retries: ${attempts ?? "default"} × ${delay === null ? "default delay" : `${delay} s`}`,
+    long: `At most ${attempts ?? "the default number of"} attempts; the first retry after `
+      + `${delay === null ? "the default delay" : `${delay} s`}, longer after each failure`,
+  };
+}
+
+const rowObserver = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    const id = entry.target.dataset.integrationId;
+    if (entry.isIntersecting) { state.visibleRows.add(id); wantStats(id); }
+    else state.visibleRows.delete(id);
+  }
+}) : null;
+
+function renderIntegrations() {
+  const text = $("integrations-search").value;
+  // Newest first: one just created is at the top.
+  const shown = state.integrations.filter((i) => matchesSearch(i, text)).reverse();
+  const json = JSON.stringify([shown, state.role]);
+  const total = state.integrations.length;
+  $("integrations-summary").textContent = text.trim()
+    ? `${shown.length} of ${total} integrations` : `${total} integration${total === 1 ? "" : "s"}`;
+  const empty = $("integrations-empty");
+  empty.hidden = shown.length > 0;
+  empty.textContent = total
+    ? "No integration matches this search."
+    : isAdmin() ? "No integrations yet: create the first with “New integration…”."
+      : "No integrations yet. An admin creates them.";
+  // Unchanged data is not drawn again, so focus and hover survive auto-refresh.
+  if (json === state.lastIntegrationsJson) return;
+  state.lastIntegrationsJson = json;
+  // Without admin actions the last column is not needed: the names get its room.
+  $("integrations-body").closest("table").classList.toggle("admin", isAdmin());
+  const body = clear($("integrations-body"));
+  if (rowObserver) rowObserver.disconnect();
+  state.visibleRows.clear();
+  for (const i of shown) {
+    const row = integrationRow(i);
+    body.append(row);
+    renderStats(i.id, row);
+    if (rowObserver) rowObserver.observe(row);
+    else { state.visibleRows.add(i.id); wantStats(i.id); }
+  }
+}
+
+function integrationRow(i) {
+  const label = (verb) => `${verb} ${i.name}`;
+  const retry = describeRetry(i.retry);
+  const keyEnd = String(i.apiKeyHint || "").split("…").pop();
+  return h("tr", { dataset: { testid: "integration-row", integrationId: i.id, enabled: String(i.enabled) } },
+    h("td", { className: "name" },
+      h("button", { className: "open ellipsis", type: "button", title: i.name, dataset: { testid: "integration-name" },
+        "aria-label": `Show the events of ${i.name}`, onclick: () => openEvents(i.id) }, i.name),
+      h("span", { className: "sub" },
+        h("span", { className: "mono", title: "Integration id" }, i.id), " · ",
+        h("button", { className: "btn link inline", type: "button", dataset: { testid: "open-audit" },
+          "aria-label": label("Audit trail of"), onclick: () => openAudit(i.id) }, "Audit trail"))),
+    h("td", {}, h("span", { className: `chip ${i.enabled ? "enabled" : "disabled"}`,
+      dataset: { testid: "integration-state" } }, i.enabled ? "Enabled" : "Disabled")),
+    h("td", { className: "settings" },
+      h("span", { className: "ellipsis", title: "Ordering", dataset: { testid: "integration-ordering" } },
+        ORDERING[i.orderingScope] || i.orderingScope),
+      h("span", { className: "ellipsis", title: retry.long, dataset: { testid: "integration-retry" } }, retry.short),
+      h("span", { className: "ellipsis muted", title: `API key ${i.apiKeyHint}` }, "Key ", h("span", { className: "mono" }, `…${keyEnd}`))),
+    h("td", { className: "age", dataset: { testid: "last-event" } }, h("span", { className: "muted" }, "…")),
+    STATUSES.map((status) => h("td", { className: `num ${status}`, dataset: { testid: `int-count-${status}` } }, "…")),
+    h("td", {}, isAdmin() ? h("div", { className: "row-actions" },
+      h("button", { className: "btn small", type: "button", dataset: { testid: "edit-integration" },
+        "aria-label": label("Edit"), onclick: () => openIntegrationForm(i) }, "Edit…"),
+      h("button", { className: "btn small", type: "button", dataset: { testid: "regenerate-key" },
+        "aria-label": label("Regenerate the API key of"), onclick: () => confirmRegenerate(i) }, "New key…"),
+      h("button", { className: `btn small${i.enabled ? " outline-danger" : ""}`, type: "button",
+        dataset: { testid: "toggle-integration" }, "aria-label": label(i.enabled ? "Disable" : "Enable"),
+        onclick: () => confirmToggle(i) }, i.enabled ? "Disable…" : "Enable…")) : null));
+}
+
+function wantStats(id, force = false) {
+  const known = state.stats.get(id);
+  const fresh = known && known.window === state.window && Date.now() - known.at < STATS_MAX_AGE_MS;
+  if ((fresh && !force) || state.statsQueue.includes(id) || state.statsLoading.has(id)) return;
+  state.statsQueue.push(id);
+  pumpStats();
+}
+
+function pumpStats() {
+  while (state.statsLoading.size < STATS_CONCURRENCY && state.statsQueue.length) {
+    const id = state.statsQueue.shift();
+    if (!state.visibleRows.has(id) || state.view !== "integrations") continue;  // scrolled away
+    state.statsLoading.add(id);
+    loadStats(id).finally(() => { state.statsLoading.delete(id); pumpStats(); });
+  }
+}
+
+async function loadStats(id) {
+  const counted = state.window;
+  const span = RANGES[counted] ? { from: new Date(Date.now() - RANGES[counted]).toISOString() } : {};
+  let stats;
+  try {
+    const counts = await api("POST", "v1/integrations/events/counts", { integrationId: id, ...span });
+    const newest = await api("POST", "v1/integrations/events/filter", { integrationId: id, limit: 1 });
+    const first = (newest && newest.events && newest.events[0]) || null;
+    stats = { window: counted, at: Date.now(), counts, lastEventAt: first ? first.createdAt : null };
+  } catch (err) {
+    if (err.status === 401) { handleError(err, ""); return; }
+    stats = { window: counted, at: Date.now(), error: err.message };
+  }
+  if (counted !== state.window) return;  // the window changed meanwhile: these counts are for another
+  state.stats.set(id, stats);
+  renderStats(id);
+}
+
+function renderStats(id, row) {
+  const tr = row || $("integrations-body").querySelector(`tr[data-integration-id="${CSS.escape(id)}"]`);
+  const stats = state.stats.get(id);
+  if (!tr || !stats || stats.window !== state.window) return;
+  const cell = (testid) => tr.querySelector(`[data-testid="${testid}"]`);
+  if (stats.error) {
+    clear(cell("last-event")).append(h("span", { className: "muted", title: stats.error }, "unavailable"));
+    for (const status of STATUSES) { const td = cell(`int-count-${status}`); td.textContent = "?"; td.title = stats.error; }
+    return;
+  }
+  clear(cell("last-event")).append(stats.lastEventAt ? timeEl(stats.lastEventAt) : h("span", { className: "muted" }, "none yet"));
+  const complete = stats.counts.complete !== false;
+  for (const status of STATUSES) {
+    const n = (stats.counts.counts || {})[status] || 0;
+    const td = cell(`int-count-${status}`);
+    td.textContent = complete ? String(n) : `${n}+`;
+    td.classList.toggle("zero", n === 0);
+    td.title = complete ? "" : "At least this many: the count stopped at its limit";
+  }
+}
+
+/* =====================================================================================
+   Admin: create or change an integration. The server validates; its `details[].path`
+   messages go next to the fields they name, anything else above the form.
+   ===================================================================================== */
+
+function numberOrNull(text) {
+  const value = String(text).trim();
+  return value === "" ? null : Number(value);
+}
+
+function clearFormErrors() {
+  const form = $("integration-form");
+  for (const el of form.querySelectorAll(".field-error")) el.textContent = "";
+  for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+  $("form-error").hidden = true;
+  $("form-error").textContent = "";
+}
+
+function openIntegrationForm(integration) {
+  state.editing = integration || null;
+  const form = $("integration-form"), f = form.elements;
+  form.reset();
+  clearFormErrors();
+  const retry = (integration && integration.retry) || {};
+  f.name.value = integration ? integration.name : "";
+  f.orderingScope.value = integration ? integration.orderingScope : "integration";
+  f.maxAttempts.value = retry.maxAttempts ?? "";
+  f.baseDelaySeconds.value = retry.baseDelaySeconds ?? "";
+  $("integration-dialog-title").textContent = integration ? `Change “${integration.name}”` : "New integration";
+  $("integration-save").textContent = integration ? "Save changes" : "Create";
+  $("integration-dialog").showModal();
+  f.name.focus();
+}
+
+function formValues() {
+  const f = $("integration-form").elements;
+  return {
+    name: f.name.value.trim(), orderingScope: f.orderingScope.value,
+    retry: { maxAttempts: numberOrNull(f.maxAttempts.value), baseDelaySeconds: numberOrNull(f.baseDelaySeconds.value) },
+  };
+}
+
+// Only what differs from the integration as it was shown.
+function changesTo(integration, values) {
+  const change = {}, before = integration.retry || {};
+  if (values.name !== integration.name) change.name = values.name;
+  if (values.orderingScope !== integration.orderingScope) change.orderingScope = values.orderingScope;
+  if (values.retry.maxAttempts !== (before.maxAttempts ?? null)
+    || values.retry.baseDelaySeconds !== (before.baseDelaySeconds ?? null)) change.retry = values.retry;
+  return change;
+}
+
+function showFormErrors(err) {
+  if (!(err instanceof ApiError) || err.status === 401) { handleError(err, "Not saved"); return; }
+  const form = $("integration-form"), loose = [];
+  for (const problem of err.details || []) {
+    const path = String(problem.path || "");
+    const slot = [...form.querySelectorAll(".field-error")].find((el) => el.dataset.field === path)
+      || [...form.querySelectorAll(".field-error")].find((el) => path.startsWith(el.dataset.field + "."));
+    if (!slot) { loose.push(`${path}: ${problem.message}`); continue; }
+    slot.textContent = slot.textContent ? `${slot.textContent} ${problem.message}` : problem.message;
+    const input = document.querySelector(`[aria-describedby~="${slot.id}"]`);
+    if (input) input.setAttribute("aria-invalid", "true");
+  }
+  // A conflict (409), a missing role (403) or a problem with no field: said above the form.
+  if (loose.length || !(err.details || []).length) {
+    const box = $("form-error");
+    box.textContent = [err.message, ...loose].join("\n");
+    box.hidden = false;
+  }
+}
+
+async function saveIntegration(e) {
+  e.preventDefault();
+  clearFormErrors();
+  const editing = state.editing, values = formValues(), button = $("integration-save");
+  button.disabled = true;
+  try {
+    if (editing) {
+      const change = changesTo(editing, values);
+      if (Object.keys(change).length) {
+        await api("PATCH", `v1/integrations/${seg(editing.id)}`, change);
+        notify(`Saved: “${values.name || editing.name}”.`, { testid: "integration-saved" });
+      }
+      $("integration-dialog").close();
+    } else {
+      await createIntegration(values);
+    }
+    await refreshIntegrations({ quiet: true });
+  } catch (err) {
+    showFormErrors(err);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function createIntegration(values) {
+  const created = await api("POST", "v1/integrations",
+    { service: "custom", name: values.name, enabled: true, orderingScope: values.orderingScope });
+  $("integration-dialog").close();
+  // Retry settings are a change to the new integration (the create route takes none). The
+  // key is shown whatever happens to them: it cannot be shown again.
+  let note = "";
+  if (values.retry.maxAttempts !== null || values.retry.baseDelaySeconds !== null) {
+    try {
+      await api("PATCH", `v1/integrations/${seg(created.id)}`, { retry: values.retry });
+    } catch (err) {
+      const details = (err.details || []).map((d) => `${d.path}: ${d.message}`).join("; ");
+      note = `The integration was created, but its retry settings were not saved: ${err.message}`
+        + `${details ? ` (${details})` : ""} Set them with Edit.`;
+    }
+  }
+  showKey(`“${created.name}” is created. Its API key:`, created.apiKey, note);
+}
+
+/* =====================================================================================
+   Admin: enable or disable, regenerate the key. Each says what it does before it is done.
+   ===================================================================================== */
+
+function confirmAction({ title, paragraphs, confirmLabel, danger = true, run }) {
+  $("confirm-title").textContent = title;
+  const body = clear($("confirm-body"));
+  for (const text of paragraphs) body.append(h("p", {}, text));
+  const ok = $("confirm-ok");
+  ok.textContent = confirmLabel;
+  ok.className = danger ? "btn danger" : "btn primary";
+  ok.disabled = false;
+  $("confirm-error").hidden = true;
+  state.confirmRun = run;
+  $("confirm-dialog").showModal();
+}
+
+async function runConfirmed() {
+  const ok = $("confirm-ok"), run = state.confirmRun;
+  if (!run) return;
+  ok.disabled = true;
+  try {
+    await run();
+    state.confirmRun = null;
+    $("confirm-dialog").close();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) { $("confirm-dialog").close(); handleError(err, ""); return; }
+    const box = $("confirm-error");
+    box.textContent = err instanceof ApiError ? err.message : String(err);
+    box.hidden = false;
+  } finally {
+    ok.disabled = false;
+  }
+}
+
+function confirmToggle(integration) {
+  const disable = integration.enabled;
+  confirmAction({
+    title: `${disable ? "Disable" : "Enable"} “${integration.name}”?`,
+    paragraphs: disable ? [
+      "While it is disabled, every push with its API key is refused with 403 Forbidden on the "
+        + "inbound route (POST /integrations/custom/inbound). The sending system must keep its "
+        + "data and send it again once the integration is enabled.",
+      "Events already accepted are still delivered, and failed ones can still be resubmitted.",
+      "Its key stays the same; enable the integration to accept pushes again.",
+    ] : [
+      "Pushes with its API key are accepted again from now on.",
+    ],
+    confirmLabel: disable ? "Disable" : "Enable",
+    danger: disable,
+    run: async () => {
+      await api("PATCH", `v1/integrations/${seg(integration.id)}`, { enabled: !disable });
+      notify(`“${integration.name}” is ${disable ? "disabled" : "enabled"}.`, { testid: "integration-saved" });
+      await refreshIntegrations({ quiet: true });
+      wantStats(integration.id, true);
+    },
+  });
+}
+
+function confirmRegenerate(integration) {
+  confirmAction({
+    title: `Regenerate the API key of “${integration.name}”?`,
+    paragraphs: [
+      "A new key is made and shown to you once.",
+      `The current key (${integration.apiKeyHint}) stops working at once: every push with it is `
+        + "refused with 401 from now on. Put the new key into the sending system straight away.",
+      "Events already accepted are not affected.",
+    ],
+    confirmLabel: "Regenerate key",
+    run: async () => {
+      const issued = await api("POST", `v1/integrations/${seg(integration.id)}/regenerate-key`);
+      showKey(`The new API key of “${integration.name}”. The old key no longer works.`, issued.apiKey, "");
+      await refreshIntegrations({ quiet: true });
+      wantStats(integration.id, true);
+    },
+  });
+}
+
+/* =====================================================================================
+   A new key, shown once: copied from here, then gone from the page.
+   ===================================================================================== */
+
+function showKey(intro, key, note) {
+  $("key-intro").textContent = intro;
+  $("api-key").textContent = key;
+  $("key-copied").textContent = "";
+  $("key-note").textContent = note || "";
+  $("key-note").hidden = !note;
+  const dialog = $("key-dialog");
+  if (!dialog.open) dialog.showModal();
+  $("copy-key").focus();
+}
+
+async function copyKey() {
+  const key = $("api-key").textContent;
+  try {
+    await navigator.clipboard.writeText(key);
+  } catch (err) {
+    // No clipboard permission: select the key so Ctrl+C (or the old copy command) takes it.
+    const range = document.createRange();
+    range.selectNodeContents($("api-key"));
+    const selection = getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    if (!document.execCommand("copy")) { $("key-copied").textContent = "Selected: press Ctrl+C (⌘C) to copy."; return; }
+  }
+  $("key-copied").textContent = "Copied to the clipboard.";
+}
+
+/* =====================================================================================
+   Audit trail of one integration, newest first, a page at a time. Entries are shown
+   field by field: who, what, when, and what changed when the entry says so.
+   ===================================================================================== */
+
+async function openAudit(id) {
+  state.audit = { integrationId: id, entries: [], continuationToken: null };
+  showView("audit");
+  renderAudit("Loading…");
+  await loadAudit();
+}
+
+async function loadAudit({ more = false } = {}) {
+  const audit = state.audit;
+  if (!audit.integrationId) { showView("integrations"); return refreshIntegrations(); }
+  const query = more && audit.continuationToken ? `?continuationToken=${seg(audit.continuationToken)}` : "";
+  $("audit-more").disabled = true;
+  try {
+    if (!state.integrations.length) await loadIntegrations();
+    const data = await api("GET", `v1/integrations/${seg(audit.integrationId)}/audit${query}`);
+    if (state.audit !== audit) return;
+    const entries = (data && data.entries) || [];
+    audit.entries = more ? audit.entries.concat(entries) : entries;
+    audit.continuationToken = (data && data.continuationToken) || null;
+    renderAudit();
+    $("last-updated").textContent = `Updated ${new Date().toLocaleTimeString()}`;
+  } catch (err) {
+    if (state.audit !== audit) return;
+    renderAudit(err.message);
+    handleError(err, "Could not load the audit trail");
+  } finally {
+    $("audit-more").disabled = false;
+  }
+}
+
+function shortValue(value) {
+  if (value === null || value === undefined) return "—";
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+// What an entry changed, as lines: before → after for each field that differs, the events
+// it names, and any other field it carries.
+function auditChanges(entry) {
+  const lines = [];
+  const before = entry.before && typeof entry.before === "object" ? entry.before : null;
+  const after = entry.after && typeof entry.after === "object" ? entry.after : null;
+  if (before || after) {
+    const keys = new Set([...Object.keys(before || {}), ...Object.keys(after || {})]);
+    for (const key of keys) {
+      const was = before ? before[key] : undefined, now = after ? after[key] : undefined;
+      if (JSON.stringify(was) === JSON.stringify(now)) continue;
+      lines.push(before && after ? `${key}: ${shortValue(was)} → ${shortValue(now)}`
+        : `${key}: ${shortValue(after ? now : was)}`);
+    }
+  } else {
+    if (entry.before !== undefined) lines.push(`before: ${shortValue(entry.before)}`);
+    if (entry.after !== undefined) lines.push(`after: ${shortValue(entry.after)}`);
+  }
+  const ids = Array.isArray(entry.eventIds) ? entry.eventIds : [];
+  const total = typeof entry.eventCount === "number" ? entry.eventCount : ids.length;
+  if (total) lines.push(`${total} event${total === 1 ? "" : "s"}: ${ids.slice(0, 3).join(", ")}${total > 3 ? ", …" : ""}`);
+  if (entry.jobId) lines.push(`Bulk job ${entry.jobId}`);
+  const shown = new Set(["at", "actor", "action", "before", "after", "eventIds", "eventCount", "jobId", "integrationId"]);
+  for (const [key, value] of Object.entries(entry)) {
+    if (shown.has(key) || value === null || value === undefined) continue;
+    lines.push(`${key}: ${shortValue(value)}`);
+  }
+  return lines;
+}
+
+function renderAudit(message) {
+  const audit = state.audit;
+  const integration = state.integrations.find((i) => i.id === audit.integrationId);
+  const name = integration ? integration.name : audit.integrationId;
+  const title = $("audit-title");
+  title.textContent = `Audit trail · ${name}`;
+  title.title = name;
+  const body = clear($("audit-body"));
+  // Newest first, whatever order the pages came in.
+  const entries = audit.entries.slice().sort((a, b) => String(b.at || "").localeCompare(String(a.at || "")));
+  for (const entry of entries) {
+    const lines = auditChanges(entry);
+    body.append(h("tr", { dataset: { testid: "audit-entry", action: entry.action || "" } },
+      h("td", { className: "when" }, entry.at ? [absolute(entry.at), h("br"), timeEl(entry.at)] : "—"),
+      h("td", { dataset: { testid: "audit-actor" } }, entry.actor || "—"),
+      h("td", { className: "mono", dataset: { testid: "audit-action" } }, entry.action || "—"),
+      h("td", { className: "what", dataset: { testid: "audit-what" } },
+        lines.length ? h("ul", { className: "changes" }, lines.map((line) => h("li", {}, line)))
+          : h("span", { className: "muted" }, "—"))));
+  }
+  const empty = $("audit-empty");
+  empty.hidden = entries.length > 0;
+  empty.textContent = message || "No management actions recorded for this integration yet.";
+  $("audit-more").hidden = !audit.continuationToken;
+}
+
+/* =====================================================================================
    Timers: auto-refresh every 5 s (paused while the tab is hidden), a faster watch of a
    just-resubmitted event, and the age ticker.
    ===================================================================================== */
@@ -861,6 +1452,7 @@ $("reset-filters").addEventListener("click", () => {
   state.filters = { status: "", action: "", search: "", range: "", from: "", to: "", deadLettered: false };
   filtersToForm(); reload();
 });
+$("integration-search").addEventListener("input", renderPicker);
 $("integration-select").addEventListener("change", (e) => {
   state.integrationId = e.target.value;
   sessionStorage.setItem(KEY_INTEGRATION, state.integrationId);
@@ -869,15 +1461,33 @@ $("integration-select").addEventListener("change", (e) => {
 });
 $("actor-name").addEventListener("input", (e) => setActor(e.target.value));
 $("auto-refresh").addEventListener("change", () => { schedule(); if ($("auto-refresh").checked) refresh({ quiet: true }); });
-$("refresh-now").addEventListener("click", () => refresh());
+$("refresh-now").addEventListener("click", () => refresh({ recount: true }));
 $("sign-out").addEventListener("click", () => signOut("Enter another token (the current one was forgotten)."));
 $("load-more").addEventListener("click", loadMore);
 $("bulk-retry").addEventListener("click", openBulkDialog);
 $("bulk-cancel").addEventListener("click", () => $("bulk-dialog").close());
 $("bulk-confirm").addEventListener("click", startBulk);
 document.addEventListener("keydown", (e) => {
-  if (e.key === "Escape" && state.selectedId && !$("bulk-dialog").open) closeDetail();
+  if (e.key === "Escape" && state.selectedId && !document.querySelector("dialog[open]")) closeDetail();
 });
+for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click", () => switchView(tab.dataset.view));
+$("integrations-search").addEventListener("input", renderIntegrations);
+$("window-select").addEventListener("change", (e) => {
+  state.window = e.target.value;
+  for (const id of state.visibleRows) wantStats(id, true);
+});
+$("create-integration").addEventListener("click", () => openIntegrationForm(null));
+$("integration-form").addEventListener("submit", saveIntegration);
+$("integration-cancel").addEventListener("click", () => $("integration-dialog").close());
+$("confirm-ok").addEventListener("click", runConfirmed);
+$("confirm-cancel").addEventListener("click", () => $("confirm-dialog").close());
+$("confirm-dialog").addEventListener("close", () => { state.confirmRun = null; });
+$("copy-key").addEventListener("click", copyKey);
+$("key-done").addEventListener("click", () => $("key-dialog").close());
+// Once closed, the key leaves the page: it is shown once.
+$("key-dialog").addEventListener("close", () => { $("api-key").textContent = ""; $("key-copied").textContent = ""; });
+$("audit-back").addEventListener("click", () => switchView("integrations"));
+$("audit-more").addEventListener("click", () => loadAudit({ more: true }));
 document.addEventListener("visibilitychange", () => { if (!document.hidden && state.token) refresh({ quiet: true }); });
 
 async function start() {
@@ -888,13 +1498,14 @@ async function start() {
   filtersToForm();
   renderListLoading();
   try {
-    await loadIntegrations(preferred);
+    await Promise.all([loadRole(), loadIntegrations(preferred)]);
   } catch (err) {
     if (err.status === 401 || err.status === 403) { signOut(`The token was not accepted: ${err.message}`); return; }
     handleError(err, "Could not load integrations");
     return;
   }
-  writeHash();
+  if (state.view === "audit") state.audit = { integrationId: preferred || "", entries: [], continuationToken: null };
+  showView(state.view);
   await refresh();
   renderDetail();
   schedule();
