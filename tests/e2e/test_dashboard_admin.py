@@ -89,8 +89,11 @@ def test_admin_creates_regenerates_and_disables_an_integration_in_the_page(
     form = page.get_by_test_id("integration-dialog")
     form.get_by_test_id("field-name").fill(name)
     form.get_by_test_id("field-orderingScope").select_option("entity")
+    form.get_by_test_id("field-maxAttempts").fill("8")
+    form.get_by_test_id("field-baseDelaySeconds").fill("5")
     form.get_by_test_id("integration-save").click()
     expect(page.get_by_test_id("key-intro")).to_contain_text(name)
+    expect(page.get_by_test_id("key-note")).to_be_hidden()  # the retry settings were saved
     key = read_key_once(page)
     screenshot(page, "integration-key-once")
     close_key(page, key)
@@ -100,6 +103,7 @@ def test_admin_creates_regenerates_and_disables_an_integration_in_the_page(
     integration_id = str(row.get_attribute("data-integration-id"))
     expect(row.get_by_test_id("integration-state")).to_have_text("Enabled")
     expect(row.get_by_test_id("integration-ordering")).to_have_text("Ordering: per record")
+    expect(row.get_by_test_id("integration-retry")).to_have_text("Retries: 8 × 5 s")
     accepted(stack, integration_id, key)
 
     # The counts and the newest event follow a refresh.

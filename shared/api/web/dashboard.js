@@ -1351,34 +1351,58 @@ function shortValue(value) {
   return String(value);
 }
 
+// {retry: {maxAttempts: 5}} as {"retry.maxAttempts": 5}, so each setting is a line of its own.
+function flatten(value, prefix = "", out = {}) {
+  for (const [key, inner] of Object.entries(value || {})) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (inner && typeof inner === "object" && !Array.isArray(inner)) flatten(inner, path, out);
+    else out[path] = inner;
+  }
+  return out;
+}
+
+const isObject = (value) => !!value && typeof value === "object" && !Array.isArray(value);
+
 // What an entry changed, as lines: before → after for each field that differs, the events
-// it names, and any other field it carries.
+// it names, and any other field it carries (who and from where are shown beside "Who").
 function auditChanges(entry) {
   const lines = [];
-  const before = entry.before && typeof entry.before === "object" ? entry.before : null;
-  const after = entry.after && typeof entry.after === "object" ? entry.after : null;
+  const before = isObject(entry.before) ? flatten(entry.before) : null;
+  const after = isObject(entry.after) ? flatten(entry.after) : null;
   if (before || after) {
     const keys = new Set([...Object.keys(before || {}), ...Object.keys(after || {})]);
     for (const key of keys) {
       const was = before ? before[key] : undefined, now = after ? after[key] : undefined;
-      if (JSON.stringify(was) === JSON.stringify(now)) continue;
+      if (before && after && JSON.stringify(was) === JSON.stringify(now)) continue;
       lines.push(before && after ? `${key}: ${shortValue(was)} → ${shortValue(now)}`
         : `${key}: ${shortValue(after ? now : was)}`);
     }
   } else {
-    if (entry.before !== undefined) lines.push(`before: ${shortValue(entry.before)}`);
-    if (entry.after !== undefined) lines.push(`after: ${shortValue(entry.after)}`);
+    if (entry.before !== undefined && entry.before !== null) lines.push(`before: ${shortValue(entry.before)}`);
+    if (entry.after !== undefined && entry.after !== null) lines.push(`after: ${shortValue(entry.after)}`);
   }
   const ids = Array.isArray(entry.eventIds) ? entry.eventIds : [];
   const total = typeof entry.eventCount === "number" ? entry.eventCount : ids.length;
   if (total) lines.push(`${total} event${total === 1 ? "" : "s"}: ${ids.slice(0, 3).join(", ")}${total > 3 ? ", …" : ""}`);
   if (entry.jobId) lines.push(`Bulk job ${entry.jobId}`);
-  const shown = new Set(["at", "actor", "action", "before", "after", "eventIds", "eventCount", "jobId", "integrationId"]);
+  const shown = new Set(["at", "actor", "action", "before", "after", "eventIds", "eventCount", "jobId",
+    "integrationId", "role", "address"]);
   for (const [key, value] of Object.entries(entry)) {
     if (shown.has(key) || value === null || value === undefined) continue;
     lines.push(`${key}: ${shortValue(value)}`);
   }
   return lines;
+}
+
+// Who: the actor, with the token's role when the actor does not already say it, and the
+// address the request came from.
+function auditWho(entry) {
+  const actor = entry.actor || "—";
+  const role = entry.role && !actor.startsWith(entry.role) ? `${entry.role} token` : null;
+  const from = entry.address ? `from ${entry.address}` : null;
+  const extra = [role, from].filter(Boolean).join(", ");
+  return [h("span", { dataset: { testid: "audit-actor" } }, actor),
+    extra ? h("span", { className: "sub muted" }, extra) : null];
 }
 
 function renderAudit(message) {
@@ -1395,7 +1419,7 @@ function renderAudit(message) {
     const lines = auditChanges(entry);
     body.append(h("tr", { dataset: { testid: "audit-entry", action: entry.action || "" } },
       h("td", { className: "when" }, entry.at ? [absolute(entry.at), h("br"), timeEl(entry.at)] : "—"),
-      h("td", { dataset: { testid: "audit-actor" } }, entry.actor || "—"),
+      h("td", { className: "who" }, auditWho(entry)),
       h("td", { className: "mono", dataset: { testid: "audit-action" } }, entry.action || "—"),
       h("td", { className: "what", dataset: { testid: "audit-what" } },
         lines.length ? h("ul", { className: "changes" }, lines.map((line) => h("li", {}, line)))
