@@ -205,7 +205,9 @@ def test_readers_and_operators_see_the_list_without_admin_actions(
     stack: Stack, page: Page, token: str, role: str
 ) -> None:
     name = stack.new_integration(unique("Read-only check"))["name"]
-    open_integrations(page, stack, token)
+    page.goto(f"{stack.api}/dashboard#view=integrations&token={token}")  # a link to the view
+    expect(page.get_by_test_id("view-integrations")).to_be_visible()
+    expect(page.get_by_test_id("tab-integrations")).to_have_attribute("aria-current", "page")
     row = row_of(page, name)
     expect(row.get_by_test_id("open-audit")).to_be_visible()
     expect(page.get_by_test_id("role")).to_have_text(role)  # GET /v1/me has answered
@@ -347,3 +349,37 @@ def fits(page: Page) -> None:
         assert box is not None, f"{control} is not shown"
         assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTH, (control, box)
         assert box["y"] >= 0 and box["y"] + box["height"] <= 800, (control, box)
+
+
+def test_the_new_views_run_under_a_strict_content_security_policy(stack: Stack, page: Page) -> None:
+    """The policy the page is meant to be served with: no inline script or style, not even
+    a style attribute set from the script."""
+    policy = "script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'"
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+
+    def with_policy(route: Route) -> None:
+        served = route.fetch()
+        route.fulfill(
+            response=served, headers={**served.headers, "content-security-policy": policy}
+        )
+
+    page.route(f"{stack.api}/dashboard", with_policy)
+    name = stack.new_integration(unique("Policy check"))["name"]
+    open_integrations(page, stack, ADMIN)
+    row = row_of(page, name)
+    expect(row.get_by_test_id("int-count-success")).to_have_text("0", timeout=SLOW)
+    row.get_by_test_id("edit-integration").click()
+    page.get_by_test_id("integration-cancel").click()
+    row.get_by_test_id("open-audit").click()
+    shown = "[data-testid=audit-entry], [data-testid=audit-empty]:not([hidden])"
+    expect(page.locator(shown).first).to_be_visible()
+    page.get_by_test_id("tab-events").click()
+    expect(page.get_by_test_id("counts").locator(".dot")).not_to_have_count(0)
+    assert page.evaluate("document.querySelectorAll('[style]').length") == 0
+    assert not violations, violations

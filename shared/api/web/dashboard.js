@@ -430,7 +430,8 @@ function renderPicker() {
   select.title = chosen ? chosen.name : "";
   const matching = state.integrations.filter((i) => matchesSearch(i, text)).length;
   $("integration-matches").textContent = text.trim()
-    ? `${matching} of ${state.integrations.length} match` : `${state.integrations.length} integrations`;
+    ? `${matching} of ${state.integrations.length} match`
+    : `${state.integrations.length} integration${state.integrations.length === 1 ? "" : "s"}`;
 }
 
 // Refresh what the current view shows.
