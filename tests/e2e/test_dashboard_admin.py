@@ -55,6 +55,8 @@ def read_key_once(page: Page) -> str:
     expect(dialog.get_by_test_id("key-warning")).to_contain_text("shown only now")
     expect(dialog.get_by_test_id("api-key")).to_contain_text(API_KEY_PREFIX)
     key = dialog.get_by_test_id("api-key").inner_text().strip()
+    page.keyboard.press("Escape")  # not lost by a stray key: only the button closes it
+    expect(dialog).to_be_visible()
     dialog.get_by_test_id("copy-key").click()
     expect(dialog.get_by_test_id("key-copied")).not_to_be_empty()
     return key
@@ -111,6 +113,8 @@ def test_admin_creates_regenerates_and_disables_an_integration_in_the_page(
     expect(row.get_by_test_id("int-count-failed")).to_have_text("1", timeout=SLOW)
     expect(row.get_by_test_id("int-count-queued")).to_have_text("0")
     expect(row.get_by_test_id("last-event").locator("time")).to_have_count(1)
+    page.get_by_test_id("window-select").select_option("15m")  # counted again for the window
+    expect(row.get_by_test_id("int-count-failed")).to_have_text("1", timeout=SLOW)
 
     # Regenerate: confirmed first; the new key shown once; the old one refused at once.
     row.get_by_test_id("regenerate-key").click()

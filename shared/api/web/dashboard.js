@@ -895,6 +895,7 @@ function renderRole() {
   badge.hidden = !state.role;
   badge.textContent = state.role || "";
   for (const el of document.querySelectorAll("[data-admin]")) el.hidden = !isAdmin();
+  if (state.view === "integrations") renderIntegrations();
 }
 
 /* =====================================================================================
@@ -1069,8 +1070,12 @@ async function loadStats(id) {
 function renderStats(id, row) {
   const tr = row || $("integrations-body").querySelector(`tr[data-integration-id="${CSS.escape(id)}"]`);
   const stats = state.stats.get(id);
-  if (!tr || !stats || stats.window !== state.window) return;
+  if (!tr) return;
   const cell = (testid) => tr.querySelector(`[data-testid="${testid}"]`);
+  if (!stats || stats.window !== state.window) {  // not read yet for this window
+    for (const status of STATUSES) { const td = cell(`int-count-${status}`); td.textContent = "…"; td.title = ""; }
+    return;
+  }
   if (stats.error) {
     clear(cell("last-event")).append(h("span", { className: "muted", title: stats.error }, "unavailable"));
     for (const status of STATUSES) { const td = cell(`int-count-${status}`); td.textContent = "?"; td.title = stats.error; }
@@ -1499,6 +1504,7 @@ for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click
 $("integrations-search").addEventListener("input", renderIntegrations);
 $("window-select").addEventListener("change", (e) => {
   state.window = e.target.value;
+  for (const row of $("integrations-body").rows) renderStats(row.dataset.integrationId, row);
   for (const id of state.visibleRows) wantStats(id, true);
 });
 $("create-integration").addEventListener("click", () => openIntegrationForm(null));
@@ -1509,6 +1515,8 @@ $("confirm-cancel").addEventListener("click", () => $("confirm-dialog").close())
 $("confirm-dialog").addEventListener("close", () => { state.confirmRun = null; });
 $("copy-key").addEventListener("click", copyKey);
 $("key-done").addEventListener("click", () => $("key-dialog").close());
+// Escape does not close the key by accident: only the button does, once it is stored.
+$("key-dialog").addEventListener("cancel", (e) => e.preventDefault());
 // Once closed, the key leaves the page: it is shown once.
 $("key-dialog").addEventListener("close", () => { $("api-key").textContent = ""; $("key-copied").textContent = ""; });
 $("audit-back").addEventListener("click", () => switchView("integrations"));
