@@ -1483,6 +1483,13 @@ $("reset-filters").addEventListener("click", () => {
   filtersToForm(); reload();
 });
 $("integration-search").addEventListener("input", renderPicker);
+// Enter shows the first integration matching the search.
+$("integration-search").addEventListener("keydown", (e) => {
+  if (e.key !== "Enter") return;
+  e.preventDefault();
+  const first = state.integrations.find((i) => matchesSearch(i, e.target.value));
+  if (first && first.id !== state.integrationId) openEvents(first.id);
+});
 $("integration-select").addEventListener("change", (e) => {
   state.integrationId = e.target.value;
   sessionStorage.setItem(KEY_INTEGRATION, state.integrationId);
