@@ -144,6 +144,8 @@ async def fill_backlog(stack: BenchStack, scope: str, events: int, name: str) ->
     from local.servicebus.session_queue import LocalSessionQueue
     from shared import bootstrap
     from shared.config import Settings
+    from shared.domain.models import Role
+    from shared.services.auth import Caller
     from shared.services.inbound import InboundRequest
 
     stack.stop("local.host")
@@ -153,7 +155,8 @@ async def fill_backlog(stack: BenchStack, scope: str, events: int, name: str) ->
     services = bootstrap.build(Settings.model_validate({k: v for k, v in stack.env.items() if v}))
     try:
         created = await services.management.create(
-            {"service": "custom", "enabled": True, "name": name, "orderingScope": scope}
+            {"service": "custom", "enabled": True, "name": name, "orderingScope": scope},
+            Caller(Role.ADMIN, "admin:benchmark"),
         )
         authorization = f"Bearer {created.api_key}"
         limit = asyncio.Semaphore(16)

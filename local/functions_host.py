@@ -42,6 +42,20 @@ def resolve(value: str) -> str:
     return re.sub(r"%([^%]+)%", lambda m: os.environ.get(m.group(1), ""), value)
 
 
+def forwarded(headers: dict[str, str], peer: tuple[str, int] | None) -> dict[str, str]:
+    """The headers as App Service's front end passes them on: the TCP peer it served,
+    with its port, appended to any X-Forwarded-For the client sent itself (IPv6 in
+    brackets). A client's own header is kept before it, as on Azure, so nothing local
+    is kinder than Azure about who is calling (see `shared.services.auth.client_address`)."""
+    if peer is None:
+        return headers
+    host, port = peer
+    entry = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    given = {name.lower(): value for name, value in headers.items()}.get("x-forwarded-for")
+    kept = {name: value for name, value in headers.items() if name.lower() != "x-forwarded-for"}
+    return kept | {"x-forwarded-for": f"{given}, {entry}" if given else entry}
+
+
 @dataclass
 class HttpFunction:
     name: str
@@ -129,7 +143,7 @@ class FunctionsHost:
         incoming = func.HttpRequest(
             method=request.method,
             url=str(request.url),
-            headers=dict(request.headers),
+            headers=forwarded(dict(request.headers), request.client),
             params=dict(request.query_params),
             route_params=params,
             body=await request.body(),

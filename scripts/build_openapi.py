@@ -31,6 +31,7 @@ from actions.examples import REFERENCE_EXAMPLES
 from shared.api import handlers, http_api, schemas
 from shared.api.routes import ROUTES, Access, Route
 from shared.domain.advice import advice_for
+from shared.domain.audit import AuditAction, AuditEntry, AuditPage
 from shared.domain.comm_log import logged_call
 from shared.domain.errors import (
     Conflict,
@@ -288,6 +289,41 @@ def _stock_event() -> IntegrationEvent:
     return event
 
 
+def _audit_page() -> AuditPage:
+    """Three actions, newest first, and a token for the older ones."""
+    admin = ("admin:ada", Role.ADMIN, "203.0.113.7")
+    entries = [
+        AuditEntry(
+            INTEGRATION_ID,
+            T0 + timedelta(minutes=20),
+            AuditAction.EVENT_RESUBMITTED,
+            "operator:maria.ops",
+            Role.OPERATOR,
+            "198.51.100.24",
+            before={"status": "failed"},
+            after={"status": "queued"},
+            event_ids=[EVENT_ID],
+        ),
+        AuditEntry(
+            INTEGRATION_ID,
+            T0 + timedelta(minutes=15),
+            AuditAction.KEY_REGENERATED,
+            *admin,
+            before={"keyHint": f"{API_KEY_PREFIX}…Qw7e"},
+            after={"keyHint": f"{API_KEY_PREFIX}…J9tx"},
+        ),
+        AuditEntry(
+            INTEGRATION_ID,
+            T0 + timedelta(minutes=10),
+            AuditAction.INTEGRATION_DISABLED,
+            *admin,
+            before={"enabled": True, "name": "ERP"},
+            after={"enabled": False, "name": "ERP (production)"},
+        ),
+    ]
+    return AuditPage(entries, "WyJpbnRfM2Y5YTFjMmI0ZDVlNmY3MCIsIjg1MzE1NDE5OTk5OTl-YTFiMmMzZDQiXQ")
+
+
 def _job(status: str, matched: int, resubmitted: int, skipped: int) -> Json:
     job = BulkJob(
         id=JOB_ID,
@@ -365,18 +401,7 @@ def response_examples() -> dict[str, Json]:
         "jobCancelled": {"cancelled": example("Cancelled", _job("cancelled", 100, 97, 3))},
         "audit": {
             "trail": example(
-                "Resubmissions",
-                {
-                    "entries": [
-                        {
-                            "actor": "operator:maria.ops",
-                            "action": "resubmit",
-                            "jobId": None,
-                            "eventIds": [EVENT_ID],
-                            "at": "2025-05-01T10:15:00.000Z",
-                        }
-                    ]
-                },
+                "A page of the trail, newest first", schemas.AuditTrail.of(_audit_page()).to_json()
             )
         },
         "me": {
@@ -621,10 +646,18 @@ def prose(ex: dict[str, Json]) -> dict[str, Prose]:
             "newKey",
         ),
         "getAuditTrail": Prose(
-            "Who resubmitted what",
-            "The integration's audit trail: resubmissions, bulk jobs and cancels, with the "
-            "actor (the token's role and `X-Actor`).",
-            "The trail.",
+            "Who did what to an integration",
+            "The integration's audit trail, newest first, in pages of `limit` (1–200, default "
+            "50) with a `continuationToken`. One entry per management action: "
+            "`integration.created`, `integration.changed` (name, ordering scope, retry), "
+            "`integration.enabled`, `integration.disabled` (with any other field the same "
+            "change made), `key.regenerated`, `event.resubmitted`, `events.resubmitted` (a "
+            "bulk resubmission started, with its filter), `job.progressed` (the events a "
+            "page of that job resubmitted) and `job.cancelled`. Each says when; who (the "
+            "token's role, `X-Actor`, and the client's address); and the fields it changed, "
+            "`before` and `after`. A key appears only as its hint. A `limit` that is not a "
+            "whole number from 1 to 200, or a token this API did not issue, is 400.",
+            "One page of the trail.",
             "audit",
         ),
         "filterEvents": Prose(
@@ -764,6 +797,7 @@ def operation(route: Route, words: Prose, ex: dict[str, Json]) -> Json:
         params.append("IdempotencyKey")
     if route.role and route.role is not Role.READER:
         params.append("Actor")  # a change: the audit trail names who made it
+    params += route.query
     if params:
         op["parameters"] = [{"$ref": f"#/components/parameters/{name}"} for name in params]
     if route.body:
@@ -831,6 +865,24 @@ def _parameters() -> Json:
             ),
             "schema": {"type": "string", "minLength": 1, "maxLength": 200},
             "example": "erp-7731",
+        },
+        "AuditLimit": {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "description": "How many entries at most (1–200, default 50); any other value is 400.",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+            "example": 50,
+        },
+        "ContinuationToken": {
+            "name": "continuationToken",
+            "in": "query",
+            "required": False,
+            "description": (
+                "The `continuationToken` of the page before, to read the next one; a token "
+                "this API did not issue for this integration is 400."
+            ),
+            "schema": {"type": "string", "minLength": 1},
         },
         "Actor": {
             "name": "X-Actor",

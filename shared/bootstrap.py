@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from shared.adapters.azure_storage import RequestCounter
     from shared.config import Settings
     from shared.domain.circuit import CircuitBreaker
+    from shared.services.audit import AuditLog
     from shared.services.dead_letters import DeadLetterService
     from shared.services.flow import FlowService
     from shared.services.flow_counter import FlowCounter
@@ -80,6 +81,7 @@ class Container:
     bus: MessageBus
     platform: PlatformClient
     jobs: JobStore
+    audit: AuditLog
     breaker: CircuitBreaker
     inbound: InboundService
     worker: Worker
@@ -187,6 +189,7 @@ def build(
     from shared.config import Settings
     from shared.domain.circuit import CircuitBreaker
     from shared.services.alerts import AlertService
+    from shared.services.audit import AuditLog
     from shared.services.dead_letters import DeadLetterService
     from shared.services.flow import FlowService
     from shared.services.flow_counter import FlowCounter
@@ -209,12 +212,14 @@ def build(
     flow = FlowCounter(a.flow_counts, settings.flow_flush_seconds, now, monotonic)
     recovery = RecoveryService(settings, a.events, a.schedule, a.bus, now, monotonic, flow)
     alerts = AlertService(settings, a.alert_sink, a.alert_ledger, now)
+    audit = AuditLog(a.jobs, now, sleep)
     return Container(
         settings=settings,
         storage=a.storage,
         bus=a.bus,
         platform=a.platform,
         jobs=a.jobs,
+        audit=audit,
         breaker=breaker,
         inbound=InboundService(settings, a.integrations, a.events, a.idempotency, a.bus, now, flow),
         worker=Worker(
@@ -228,10 +233,12 @@ def build(
             alerts,
             flow,
         ),
-        management=ManagementService(settings, a.integrations, a.events, a.secrets, now),
+        management=ManagementService(settings, a.integrations, a.events, a.secrets, audit, now),
         queries=QueryService(settings, a.integrations, a.events),
         recovery=recovery,
-        resubmission=ResubmissionService(a.integrations, a.events, a.jobs, recovery, now, flow),
+        resubmission=ResubmissionService(
+            a.integrations, a.events, a.jobs, recovery, audit, now, flow
+        ),
         dead_letters=DeadLetterService(a.events, now, alerts, flow),
         flow_counter=flow,
         flow=FlowService(a.integrations, a.flow_counts, now),

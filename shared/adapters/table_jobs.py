@@ -1,20 +1,26 @@
 """Bulk resubmission jobs and the audit trail in Table Storage.
 
 `jobs`: PartitionKey = integration id, RowKey = job id.
-`audit`: PartitionKey = integration id, RowKey = inverted time, so newest first.
+`audit`: PartitionKey = integration id, RowKey = inverted time and a random suffix, so
+newest first; pages continue with Table Storage's own continuation, wrapped opaquely.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
+from datetime import datetime
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from shared.adapters.azure_storage import StorageClients, translate_errors, write_entity
+from shared.domain.audit import AuditAction, AuditEntry, AuditPage
 from shared.domain.clock import epoch_ms
-from shared.domain.jobs import AuditEntry, BulkJob, JobStatus
+from shared.domain.errors import ValidationFailed
+from shared.domain.jobs import BulkJob, JobStatus
+from shared.domain.models import Role
 from shared.services.ports import JobStore
 
 INVERTED_MS_BASE = 10**13 - 1
@@ -80,38 +86,111 @@ class TableJobStore(JobStore):
 
     async def audit(self, entry: AuditEntry) -> None:
         await self._storage.ensure_created()
-        row = f"{INVERTED_MS_BASE - epoch_ms(entry.at):013d}~{secrets.token_hex(4)}"
         entity = {
             "PartitionKey": entry.integration_id,
-            "RowKey": row,
+            "RowKey": audit_row_key(entry.at),
+            "at": entry.at,
+            "action": entry.action.value,
             "actor": entry.actor,
-            "action": entry.action,
+            "role": entry.role.value if entry.role else None,
+            "address": entry.address,
+            "before": _json_or_none(entry.before),
+            "after": _json_or_none(entry.after),
             "jobId": entry.job_id,
             # a property holds 64 KiB: the first 500 ids, and the count of all
             "eventIds": json.dumps(entry.event_ids[:500]),
             "eventCount": len(entry.event_ids),
-            "at": entry.at,
         }
         with translate_errors():
             await self._audit.create_entity(entity)
 
-    async def audit_trail(self, integration_id: str, limit: int = 100) -> list[AuditEntry]:
+    async def audit_page(
+        self, integration_id: str, limit: int, continuation_token: str | None = None
+    ) -> AuditPage:
         await self._storage.ensure_created()
+        resume = _decode_audit_token(integration_id, continuation_token)
+        entries: list[AuditEntry] = []
+        # Table Storage may answer fewer rows than asked (or none) with a continuation:
+        # ask again for the rest, never for more than the page still holds.
         with translate_errors():
-            rows = self._audit.query_entities(
-                "PartitionKey eq @pk", parameters={"pk": integration_id}, results_per_page=limit
-            )
-            trail = []
-            async for row in rows:
-                entry = AuditEntry(
-                    integration_id,
-                    row["actor"],
-                    row["action"],
-                    json.loads(row["eventIds"]),
-                    row["at"],
-                    row.get("jobId"),
+            while True:
+                rows = self._audit.query_entities(
+                    "PartitionKey eq @pk",
+                    parameters={"pk": integration_id},
+                    results_per_page=limit - len(entries),
                 )
-                trail.append(entry)
-                if len(trail) >= limit:
+                # The SDK's token is the next partition and row key (a dict), typed str.
+                pages: Any = rows.by_page(continuation_token=resume)  # type: ignore[arg-type]
+                try:
+                    async for page in pages:
+                        entries += [_to_audit_entry(row) async for row in page]
+                        break
+                except HttpResponseError as exc:
+                    if exc.status_code == 400 and resume:  # keys storage cannot resume from
+                        raise ValidationFailed(NOT_OURS) from exc
+                    raise
+                resume = pages.continuation_token
+                if not resume or len(entries) >= limit:
                     break
-            return trail
+        return AuditPage(entries, _encode_audit_token(integration_id, resume))
+
+
+def audit_row_key(at: datetime) -> str:
+    """Inverted milliseconds, so a partition reads newest first, and a random suffix, so
+    two actions in one millisecond are two rows (rows were always keyed this way)."""
+    return f"{INVERTED_MS_BASE - epoch_ms(at):013d}~{secrets.token_hex(4)}"
+
+
+def _json_or_none(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def _to_audit_entry(row: Any) -> AuditEntry:
+    """A stored row; rows from before role, address and before/after read as None."""
+    role = row.get("role")
+    before, after = row.get("before"), row.get("after")
+    return AuditEntry(
+        integration_id=row["PartitionKey"],
+        at=row["at"],
+        action=AuditAction.named(row["action"]),
+        actor=row["actor"],
+        role=Role(role) if role else None,
+        address=row.get("address"),
+        before=json.loads(before) if before else None,
+        after=json.loads(after) if after else None,
+        event_ids=json.loads(row.get("eventIds") or "[]"),
+        job_id=row.get("jobId"),
+    )
+
+
+# --- continuation tokens: Table Storage's own (its next partition and row key, opaque
+# strings), wrapped with the integration whose trail they continue ---
+NOT_OURS = "The continuationToken is not one this API issued; start again without it."
+MAX_KEY = 1024  # a key of Table Storage is at most 1 KiB
+
+
+def _encode_audit_token(integration_id: str, token: dict[str, str] | None) -> str | None:
+    if not token:
+        return None
+    wrapped = [integration_id, token.get("PartitionKey") or "", token.get("RowKey") or ""]
+    packed = json.dumps(wrapped, separators=(",", ":"))
+    return base64.urlsafe_b64encode(packed.encode()).decode().rstrip("=")
+
+
+def _decode_audit_token(integration_id: str, token: str | None) -> dict[str, str] | None:
+    if token is None:
+        return None
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        trail, partition, row = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(NOT_OURS) from exc
+    keys = (partition, row)
+    # Another integration's token would page through this trail from an odd place.
+    if trail != integration_id or not all(_storage_key(key) for key in keys):
+        raise ValidationFailed(NOT_OURS)
+    return {"PartitionKey": partition, "RowKey": row}
+
+
+def _storage_key(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_KEY and value.isprintable()

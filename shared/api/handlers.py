@@ -34,10 +34,11 @@ def json_body(request: ApiRequest) -> Any:
         raise ValidationFailed("The body is not valid JSON.") from exc
 
 
-def who(caller: Caller | None) -> str:
-    """The audit trail's name for a management caller (the table guarantees one)."""
+def who(caller: Caller | None) -> Caller:
+    """The caller of a management route, whom the audit trail names (the route table
+    guarantees one)."""
     assert caller is not None, "a management route without an authenticated caller"
-    return caller.actor
+    return caller
 
 
 # --- inbound ------------------------------------------------------------------------
@@ -63,9 +64,10 @@ async def list_integrations(
 
 
 async def create_integration(
-    services: Container, request: ApiRequest, _: Caller | None
+    services: Container, request: ApiRequest, caller: Caller | None
 ) -> schemas.CreatedIntegration:
-    return schemas.CreatedIntegration.issued(await services.management.create(json_body(request)))
+    issued = await services.management.create(json_body(request), who(caller))
+    return schemas.CreatedIntegration.issued(issued)
 
 
 async def get_integration(
@@ -75,23 +77,28 @@ async def get_integration(
 
 
 async def update_integration(
-    services: Container, request: ApiRequest, _: Caller | None
+    services: Container, request: ApiRequest, caller: Caller | None
 ) -> schemas.Integration:
-    changed = await services.management.patch(request.route_params["id"], json_body(request))
+    changed = await services.management.patch(
+        request.route_params["id"], json_body(request), who(caller)
+    )
     return schemas.Integration.of(changed)
 
 
 async def regenerate_key(
-    services: Container, request: ApiRequest, _: Caller | None
+    services: Container, request: ApiRequest, caller: Caller | None
 ) -> schemas.NewApiKey:
     return schemas.NewApiKey.of(
-        await services.management.regenerate_key(request.route_params["id"])
+        await services.management.regenerate_key(request.route_params["id"], who(caller))
     )
 
 
 async def audit(services: Container, request: ApiRequest, _: Caller | None) -> schemas.AuditTrail:
-    await services.management.get(request.route_params["id"])
-    return schemas.AuditTrail.of(await services.jobs.audit_trail(request.route_params["id"]))
+    integration = await services.management.get(request.route_params["id"])
+    page = await services.audit.page(
+        integration.id, request.query.get("limit"), request.query.get("continuationToken")
+    )
+    return schemas.AuditTrail.of(page)
 
 
 # --- events -------------------------------------------------------------------------

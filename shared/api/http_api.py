@@ -73,6 +73,7 @@ async def serve(services: Container, template: str, request: ApiRequest) -> ApiR
                 request.header("authorization"),
                 route.role,
                 request.header("x-actor"),
+                request.header("x-forwarded-for"),
             )
         answer = await route.handler(services, request, caller)
     except IntegrationsError as error:

@@ -58,6 +58,7 @@ class Route:
     role: Role | None = None  # for management routes: the least role that may call
     body: Body | None = None
     errors: tuple[int, ...] = ()  # besides 401/403 of a management route
+    query: tuple[str, ...] = ()  # the URL parameters it reads, by their OpenAPI names
 
     @property
     def documented_errors(self) -> tuple[int, ...]:
@@ -77,10 +78,11 @@ def management(
     status: int = 200,
     body: Body | None = None,
     errors: tuple[int, ...] = (503,),
+    query: tuple[str, ...] = (),
 ) -> Route:
     return Route(
         operation_id, method, path, handler, tag, status, response, Access.MANAGEMENT, role, body,
-        errors,
+        errors, query,
     )  # fmt: skip
 
 
@@ -160,7 +162,8 @@ ROUTES: tuple[Route, ...] = (
         Role.READER,
         tag="integrations",
         response=schemas.AuditTrail,
-        errors=(404, 503),
+        errors=(400, 404, 503),
+        query=("AuditLimit", "ContinuationToken"),
     ),
     management(
         "filterEvents",

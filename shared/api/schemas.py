@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-from shared.domain import advice, jobs, models
+from shared.domain import advice, audit, jobs, models
 from shared.domain.clock import iso
 from shared.domain.errors import RequestError
 from shared.domain.jobs import JobStatus
@@ -364,29 +364,55 @@ class Job(Answer):
 
 
 class AuditEntry(Answer):
-    actor: str = Field(description="role, or role:person (X-Actor)")
-    action: str
-    job_id: str | None
-    event_ids: list[str]
+    """One management action. Entries recorded before role, address and before/after
+    were kept have them null."""
+
     at: Timestamp
+    actor: str = Field(description="The role, or role:person (`X-Actor`).")
+    role: Role | None = Field(description="The role of the token that made the request.")
+    address: str | None = Field(
+        description="The client's IP address as Azure's front end saw it; null for a "
+        "bulk job's own pages."
+    )
+    action: audit.AuditAction
+    before: dict[str, Any] | None = Field(
+        description="The fields the action changed, as they were (null: it created them)."
+    )
+    after: dict[str, Any] | None = Field(
+        description="The same fields as the action left them. Never a key, its hash, a "
+        "secret or a token; a key shows as its hint."
+    )
+    event_ids: list[str] = Field(description="The events it resubmitted (at most 500).")
+    job_id: str | None = Field(description="The bulk resubmission job it concerns.")
 
     @classmethod
-    def of(cls, entry: jobs.AuditEntry) -> Self:
+    def of(cls, entry: audit.AuditEntry) -> Self:
         return cls(
-            actor=entry.actor,
-            action=entry.action,
-            job_id=entry.job_id,
-            event_ids=entry.event_ids,
             at=entry.at,
+            actor=entry.actor,
+            role=entry.role,
+            address=entry.address,
+            action=entry.action,
+            before=entry.before,
+            after=entry.after,
+            event_ids=entry.event_ids,
+            job_id=entry.job_id,
         )
 
 
 class AuditTrail(Answer):
-    entries: list[AuditEntry]
+    entries: list[AuditEntry] = Field(description="Newest first.")
+    continuation_token: str | None = Field(
+        description="Send it as `continuationToken` for the next (older) page; null when "
+        "there is none."
+    )
 
     @classmethod
-    def of(cls, entries: list[jobs.AuditEntry]) -> Self:
-        return cls(entries=[AuditEntry.of(entry) for entry in entries])
+    def of(cls, page: audit.AuditPage) -> Self:
+        return cls(
+            entries=[AuditEntry.of(entry) for entry in page.entries],
+            continuation_token=page.continuation_token,
+        )
 
 
 class Health(Answer):

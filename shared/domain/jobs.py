@@ -1,4 +1,4 @@
-"""Bulk resubmission jobs and the audit trail: their records and their port."""
+"""Bulk resubmission jobs: their record."""
 
 from __future__ import annotations
 
@@ -48,24 +48,4 @@ class BulkJob:
             "requestedBy": self.requested_by,
             "createdAt": iso(self.created_at),
             "updatedAt": iso(self.updated_at),
-        }
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    integration_id: str
-    actor: str
-    action: str
-    event_ids: list[str]
-    at: datetime
-    job_id: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "actor": self.actor,
-            "action": self.action,
-            "jobId": self.job_id,
-            "eventIds": self.event_ids,
-            "at": iso(self.at),
         }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 from dataclasses import dataclass
@@ -95,18 +96,50 @@ def management_role(settings: Settings, authorization: str | None) -> Role:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who makes a management request: the token's role and the name the audit trail
-    gives them (the role, and the person the request names in `X-Actor`)."""
+    """Who makes a management request: the token's role, the name the audit trail
+    gives them (the role, and the person the request names in `X-Actor`), and the
+    client's address as Azure's front end saw it (None when there is none)."""
 
     role: Role
     actor: str
+    address: str | None = None
 
 
 def require_role(
-    settings: Settings, authorization: str | None, needed: Role, person: str | None = None
+    settings: Settings,
+    authorization: str | None,
+    needed: Role,
+    person: str | None = None,
+    forwarded_for: str | None = None,
 ) -> Caller:
     role = management_role(settings, authorization)
     if not role.allows(needed):
         raise Forbidden(f"This needs the {needed.value} role; your token has {role.value}.")
     named = (person or "").strip()[:100]
-    return Caller(role, f"{role.value}:{named}" if named else role.value)
+    actor = f"{role.value}:{named}" if named else role.value
+    return Caller(role, actor, client_address(forwarded_for))
+
+
+def client_address(forwarded_for: str | None) -> str | None:
+    """The client's IP address from the `X-Forwarded-For` App Service's front end sends.
+
+    The front end puts the address of the TCP peer it served, with its port
+    ("152.37.70.253:4598", "[2001:db8::1]:43592"), at the END of the header, after
+    whatever the client sent in its own X-Forwarded-For (seen in the header dumps of
+    https://github.com/sergiodxa/remix-utils/pull/496, where a proxy's
+    "10.0.0.5, 192.168.1.20" is followed by the front end's "172.16.0.10:49828").
+    Entries before the last are the client's word and can be made up, so the last
+    one is the address an audit can stand on. App Service also sends it as `Client-IP`
+    (https://github.com/Azure/app-service-linux-docs, Things_You_Should_Know/headers.md),
+    which the local host does not imitate; X-Forwarded-For it does.
+    """
+    entries = [entry.strip() for entry in (forwarded_for or "").split(",")]
+    last = entries[-1] if entries else ""
+    if last.startswith("["):  # [IPv6]:port
+        last = last[1:].partition("]")[0]
+    elif last.count(":") == 1:  # IPv4:port
+        last = last.partition(":")[0]
+    try:
+        return str(ipaddress.ip_address(last))
+    except ValueError:
+        return None

@@ -1,4 +1,8 @@
-"""Managing integrations: create (key shown once), read, change, regenerate the key."""
+"""Managing integrations: create (key shown once), read, change, regenerate the key.
+
+Each change is audited once it is saved (`shared.services.audit`): who, and the fields
+it changed before and after; a key only ever as its hint.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic import ValidationError as PydanticValidationError
 
 from shared.config import Settings
+from shared.domain.audit import AuditAction
 from shared.domain.clock import new_integration_id
 from shared.domain.errors import Conflict, NotFound, ValidationFailed
 from shared.domain.models import Integration, OrderingScope
-from shared.services.auth import generate_api_key, hash_key, key_hint
+from shared.services.audit import AuditLog
+from shared.services.auth import Caller, generate_api_key, hash_key, key_hint
 from shared.services.conflicts import on_fresh_copy
 from shared.services.identifiers import require_integration_id
 from shared.services.json_input import json_object
@@ -92,15 +98,17 @@ class ManagementService:
         integrations: IntegrationStore,
         events: EventStore,
         secrets: SecretStore,
+        audit: AuditLog,
         now: Callable[[], datetime],
     ) -> None:
         self._settings = settings
+        self._audit = audit
         self._integrations = integrations
         self._events = events
         self._secrets = secrets
         self._now = now
 
-    async def create(self, document: Any) -> IssuedKey:
+    async def create(self, document: Any, caller: Caller) -> IssuedKey:
         request = parse_body(CreateIntegration, document)
         integration_id, now = new_integration_id(), self._now()
         key = generate_api_key(integration_id)
@@ -118,6 +126,9 @@ class ManagementService:
         )
         await self._secrets.set_secret(secret_name(integration.id), key)
         await self._integrations.add(integration)
+        await self._audit.record(
+            caller, integration.id, AuditAction.INTEGRATION_CREATED, after=audited(integration)
+        )
         return IssuedKey(integration, key)
 
     async def get(self, integration_id: str) -> Integration:
@@ -126,22 +137,36 @@ class ManagementService:
     async def list(self) -> list[Integration]:
         return sorted(await self._integrations.list(), key=lambda i: i.created_at)
 
-    async def patch(self, integration_id: str, document: Any) -> Integration:
+    async def patch(self, integration_id: str, document: Any, caller: Caller) -> Integration:
         change = parse_body(PatchIntegration, document)
+        before: dict[str, Any] = {}
 
         async def apply_to_fresh_copy() -> Integration:
             # Changed meanwhile (a key rotation): the change goes onto the fresh copy.
             integration = await self.get(integration_id)
             if change.orderingScope not in (None, integration.ordering_scope):
                 await self._refuse_reordering(integration)
+            before.clear()
+            before.update(audited(integration))
             _apply(change, integration)
             integration.updated_at = self._now()
             await self._integrations.save(integration)
             return integration
 
-        return await on_fresh_copy(
+        integration = await on_fresh_copy(
             apply_to_fresh_copy, attempts=CHANGE_ATTEMPTS, busy=lambda: _busy(integration_id)
         )
+        after = audited(integration)
+        changed = [name for name in after if after[name] != before[name]]
+        if changed:  # a change to the values they had already is no action
+            await self._audit.record(
+                caller,
+                integration.id,
+                _patch_action(before, after),
+                before={name: before[name] for name in changed},
+                after={name: after[name] for name in changed},
+            )
+        return integration
 
     async def _refuse_reordering(self, integration: Integration) -> None:
         """Events already queued travel on the sessions of the old scope and new ones on
@@ -155,21 +180,54 @@ class ManagementService:
                 "integration first and wait for them to drain."
             )
 
-    async def regenerate_key(self, integration_id: str) -> IssuedKey:
+    async def regenerate_key(self, integration_id: str, caller: Caller) -> IssuedKey:
+        old_hint = ""
+
         async def rotate_fresh_copy() -> IssuedKey:
             # Saved over a fresh copy only: a blind save could put back a key hash
             # another rotation had just retired, leaving no key that works.
+            nonlocal old_hint
             integration = await self.get(integration_id)
             key, old_hash = generate_api_key(integration.id), integration.key_hash
+            old_hint = integration.key_hint
             await self._secrets.set_secret(secret_name(integration.id), key)
             integration.key_hash, integration.key_hint = hash_key(key), key_hint(key)
             integration.updated_at = self._now()
             await self._integrations.replace_key(integration, old_hash)
             return IssuedKey(integration, key)
 
-        return await on_fresh_copy(
+        issued = await on_fresh_copy(
             rotate_fresh_copy, attempts=CHANGE_ATTEMPTS, busy=lambda: _busy(integration_id)
         )
+        await self._audit.record(
+            caller,
+            issued.integration.id,
+            AuditAction.KEY_REGENERATED,
+            before={"keyHint": old_hint},
+            after={"keyHint": issued.integration.key_hint},
+        )
+        return issued
+
+
+def audited(integration: Integration) -> dict[str, Any]:
+    """The fields of an integration the audit trail shows: its settings and the key's
+    hint, never the key or its hash."""
+    return {
+        "name": integration.name,
+        "enabled": integration.enabled,
+        "orderingScope": integration.ordering_scope.value,
+        "retry": {
+            "maxAttempts": integration.retry_max_attempts,
+            "baseDelaySeconds": integration.retry_base_delay_seconds,
+        },
+        "keyHint": integration.key_hint,
+    }
+
+
+def _patch_action(before: dict[str, Any], after: dict[str, Any]) -> AuditAction:
+    if before["enabled"] == after["enabled"]:
+        return AuditAction.INTEGRATION_CHANGED
+    return AuditAction.INTEGRATION_ENABLED if after["enabled"] else AuditAction.INTEGRATION_DISABLED
 
 
 def _apply(change: PatchIntegration, integration: Integration) -> None:

@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from actions.base import PlatformCall
+from shared.domain.audit import AuditEntry, AuditPage
 from shared.domain.errors import (
     StaleWrite as StaleWrite,  # the adapters raise it; defined with its kin
 )
 from shared.domain.flow import FlowRow, Granularity
-from shared.domain.jobs import AuditEntry, BulkJob
+from shared.domain.jobs import BulkJob
 from shared.domain.models import (
     Attempt,
     Integration,
@@ -214,11 +215,16 @@ class JobStore(ABC):
     async def running_jobs(self) -> list[BulkJob]: ...
 
     @abstractmethod
-    async def audit(self, entry: AuditEntry) -> None: ...
+    async def audit(self, entry: AuditEntry) -> None:
+        """Adds one row to the integration's audit trail."""
 
     @abstractmethod
-    async def audit_trail(self, integration_id: str, limit: int = 100) -> list[AuditEntry]:
-        """An integration's management actions, newest first."""
+    async def audit_page(
+        self, integration_id: str, limit: int, continuation_token: str | None = None
+    ) -> AuditPage:
+        """At most `limit` of an integration's management actions, newest first, from
+        where `continuation_token` (one a page before answered) left off. A token this
+        store did not issue for this integration raises ValidationFailed."""
 
 
 class EntityVersionStore(ABC):

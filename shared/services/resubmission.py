@@ -2,7 +2,8 @@
 
 A bulk resubmission is a job record advanced page by page (by the request that
 starts it and then by the timer), so it survives restarts, shows progress and can be
-cancelled. Every resubmission is audited: who, when, which events.
+cancelled. Every resubmission is audited: who, when, which events; so are a bulk job's
+start (with its filter), each page it resubmits, and its cancellation.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.domain import lifecycle
+from shared.domain.audit import AuditAction, AuditEntry
 from shared.domain.errors import Conflict, NotFound, TransientError
 from shared.domain.flow import FlowStep
-from shared.domain.jobs import AuditEntry, BulkJob, JobStatus
+from shared.domain.jobs import BulkJob, JobStatus
 from shared.domain.models import EventStatus, IntegrationEvent
+from shared.services.audit import AuditLog
+from shared.services.auth import Caller
 from shared.services.conflicts import on_fresh_copy
 from shared.services.flow_counter import FlowCounter
 from shared.services.identifiers import (
@@ -49,9 +53,11 @@ class ResubmissionService:
         events: EventStore,
         jobs: JobStore,
         recovery: RecoveryService,
+        audit: AuditLog,
         now: Callable[[], datetime],
         flow: FlowCounter | None = None,
     ) -> None:
+        self._audit = audit
         self._flow = flow
         self._integrations = integrations
         self._events = events
@@ -63,14 +69,19 @@ class ResubmissionService:
         return (await require_integration(self._integrations, integration_id)).partition_shards
 
     async def resubmit_one(
-        self, integration_id: str, event_id: str, actor: str
+        self, integration_id: str, event_id: str, caller: Caller
     ) -> IntegrationEvent:
         shards = await self._shards(integration_id)
         require_event_id(integration_id, event_id)
         event = await self._resubmit_fresh(integration_id, event_id, shards, strict=True)
         assert event is not None
-        await self._jobs.audit(
-            AuditEntry(integration_id, actor, "resubmit", [event.id], self._now())
+        await self._audit.record(
+            caller,
+            integration_id,
+            AuditAction.EVENT_RESUBMITTED,
+            before={"status": EventStatus.FAILED.value},
+            after={"status": event.status.value},
+            event_ids=[event.id],
         )
         return event
 
@@ -108,7 +119,7 @@ class ResubmissionService:
             busy=lambda: Conflict(f"Event {event_id} is changing right now; try again shortly."),
         )
 
-    async def start_bulk(self, integration_id: str, document: Any, actor: str) -> BulkJob:
+    async def start_bulk(self, integration_id: str, document: Any, caller: Caller) -> BulkJob:
         require_integration_id(integration_id)
         given = json_object(document, example='{"status": "failed"}')
         request = parse_body(EventFilter, {**given, "integrationId": integration_id})
@@ -118,13 +129,20 @@ class ResubmissionService:
             id="job_" + secrets.token_hex(8),
             integration_id=integration_id,
             filter=request.model_dump(mode="json", by_alias=True, exclude_none=True),
-            requested_by=actor,
+            requested_by=caller.actor,
             created_at=now,
             updated_at=now,
             # created held by this request, so the timer leaves the first page to it
             lease_until=now + JOB_LEASE,
         )
         await self._jobs.save_job(job)
+        await self._audit.record(
+            caller,
+            integration_id,
+            AuditAction.EVENTS_RESUBMITTED,
+            after={"filter": job.filter, "status": job.status.value},
+            job_id=job.id,
+        )
         try:
             await self._advance_held(job, PAGE_SIZE)
         except (TransientError, Conflict) as exc:
@@ -139,25 +157,34 @@ class ResubmissionService:
             raise NotFound(f"No resubmission job '{job_id}' in integration '{integration_id}'.")
         return job
 
-    async def cancel(self, integration_id: str, job_id: str, actor: str) -> BulkJob:
+    async def cancel(self, integration_id: str, job_id: str, caller: Caller) -> BulkJob:
+        cancelled = False
+
         async def cancel_fresh_copy() -> BulkJob:
             # A runner may record a page meanwhile: the fresh copy is cancelled.
+            nonlocal cancelled
             job = await self.job(integration_id, job_id)
-            if job.status is JobStatus.RUNNING:
+            cancelled = job.status is JobStatus.RUNNING
+            if cancelled:
                 job.status, job.updated_at = JobStatus.CANCELLED, self._now()
                 await self._jobs.save_job(job)
-                await self._jobs.audit(
-                    AuditEntry(
-                        integration_id, actor, "cancel-bulk-resubmit", [], job.updated_at, job.id
-                    )
-                )
             return job
 
-        return await on_fresh_copy(
+        job = await on_fresh_copy(
             cancel_fresh_copy,
             attempts=FRESH_COPY_ATTEMPTS,
             busy=lambda: Conflict(f"Job {job_id} is changing right now; try again in a moment."),
         )
+        if cancelled:  # cancelling a job that had already ended changes nothing
+            await self._audit.record(
+                caller,
+                integration_id,
+                AuditAction.JOB_CANCELLED,
+                before={"status": JobStatus.RUNNING.value},
+                after={"status": job.status.value},
+                job_id=job.id,
+            )
+        return job
 
     async def advance_all(self) -> int:
         """One page of every running job (the timer calls this)."""
@@ -219,13 +246,17 @@ class ResubmissionService:
     async def _audit_page(self, job: BulkJob, done: list[str]) -> None:
         if not done:
             return
+        # The job's own step, on behalf of the person who started it (no request: no
+        # role or address of its own).
         entry = AuditEntry(
-            job.integration_id, job.requested_by, "bulk-resubmit", done, self._now(), job.id
+            integration_id=job.integration_id,
+            at=self._now(),
+            action=AuditAction.JOB_PROGRESSED,
+            actor=job.requested_by,
+            event_ids=done,
+            job_id=job.id,
         )
-        try:
-            await self._jobs.audit(entry)
-        except TransientError:
-            log.error("audit of job %s lost (storage unavailable): events %s", job.id, done)
+        await self._audit.write(entry)
 
     async def _release(self, job: BulkJob, held: datetime | None) -> None:
         """Records the page's progress and lets go of the job. While it is held only a

@@ -157,7 +157,9 @@ def test_retry_all_shows_progress_until_the_job_completes(cli: Cli, stack: Stack
     assert re.search(r"Job job_\w+ completed: 3 matched, 3 resubmitted, 0 skipped", ran.out)
     assert "3/3" in ran.out  # the progress bar's last state
     audit = stack.admin("GET", f"/v1/integrations/{iid}/audit").json()["entries"]
-    assert any(e["action"] == "bulk-resubmit" and e["actor"] == "admin:cli-test" for e in audit)
+    assert any(
+        e["action"] == "events.resubmitted" and e["actor"] == "admin:cli-test" for e in audit
+    )
 
 
 def test_ctrl_c_during_a_bulk_job_offers_to_cancel_it(

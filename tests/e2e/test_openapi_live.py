@@ -127,7 +127,10 @@ def test_live_answers_have_the_documented_statuses_and_shapes(
         stack.admin("GET", f"/v1/integrations/{iid}/audit"),
         200,
     )
-    assert {entry["action"] for entry in trail["entries"]} >= {"resubmit", "bulk-resubmit"}
+    assert {entry["action"] for entry in trail["entries"]} >= {
+        "event.resubmitted",
+        "events.resubmitted",
+    }
     regenerated = stack.admin("POST", f"/v1/integrations/{iid}/regenerate-key")
     check("/v1/integrations/{id}/regenerate-key", "post", regenerated, 200)
     disabled = stack.admin("PATCH", f"/v1/integrations/{iid}", json={"enabled": False})

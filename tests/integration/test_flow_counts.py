@@ -20,7 +20,8 @@ from shared.adapters.table_flow import TableFlowCounterStore
 from shared.adapters.table_integrations import TableIntegrationStore
 from shared.config import Settings
 from shared.domain.flow import ALL_INTEGRATIONS, FlowStep, Granularity
-from shared.domain.models import Integration
+from shared.domain.models import Integration, Role
+from shared.services.auth import Caller
 from shared.services.flow import FlowService
 from shared.services.flow_counter import FlowCounter
 from shared.services.inbound import InboundRequest
@@ -149,7 +150,9 @@ async def test_the_services_count_on_the_real_adapters_and_write_on_shutdown(azu
     )
     services = bootstrap.build(settings)
     try:
-        created = await services.management.create({"service": "custom", "name": "Flow"})
+        created = await services.management.create(
+            {"service": "custom", "name": "Flow"}, Caller(Role.ADMIN, "admin")
+        )
         key = f"Bearer {created.api_key}"
         for sku in ("CHAIR", "NO-SUCH-SKU"):
             document = {"action": "inventory.set", "data": {"items": [{"sku": sku, "quantity": 1}]}}

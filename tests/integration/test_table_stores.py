@@ -3,6 +3,7 @@ share one Azurite (and one set of tables) without seeing each other's rows."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -20,13 +21,14 @@ from shared.adapters.table_events import (
     event_keys,
 )
 from shared.adapters.table_integrations import TableIntegrationStore
-from shared.adapters.table_jobs import TableJobStore
+from shared.adapters.table_jobs import TableJobStore, audit_row_key
 from shared.adapters.table_schedule import TableIdempotencyStore, TableScheduleStore
 from shared.adapters.table_versions import TableEntityVersionStore
 from shared.config import Settings
+from shared.domain.audit import AuditAction, AuditEntry
 from shared.domain.clock import new_event_id
 from shared.domain.errors import ValidationFailed
-from shared.domain.jobs import AuditEntry, BulkJob, JobStatus
+from shared.domain.jobs import BulkJob, JobStatus
 from shared.domain.models import (
     Attempt,
     AttemptOutcome,
@@ -36,6 +38,7 @@ from shared.domain.models import (
     IntegrationEvent,
     LastError,
     OrderingScope,
+    Role,
 )
 from shared.services.auth import generate_api_key, hash_key, key_hint
 from shared.services.ports import EventQuery, IdempotencyRecord, StaleWrite
@@ -543,21 +546,123 @@ async def test_a_job_is_saved_only_over_the_copy_it_was_read_from(storage: Stora
     assert stored.status == "running"
 
 
-async def test_audit_trail_is_newest_first(storage: StorageClients) -> None:
+async def test_audit_trail_pages_newest_first(storage: StorageClients) -> None:
     store = TableJobStore(storage)
     integration_id = new_id()
     many = [new_event_id(BASE) for _ in range(600)]
-    await store.audit(AuditEntry(integration_id, "operator:ann", "resubmit", many[:1], BASE))
     await store.audit(
         AuditEntry(
-            integration_id, "admin", "bulk-resubmit", many, BASE + timedelta(minutes=1), "job_1"
+            integration_id,
+            BASE,
+            AuditAction.INTEGRATION_CREATED,
+            "admin:ada",
+            Role.ADMIN,
+            "2001:db8::7",
+            after={"name": "ERP", "enabled": True},
         )
     )
-    trail = await store.audit_trail(integration_id)
-    assert [entry.action for entry in trail] == ["bulk-resubmit", "resubmit"]
+    for minute in range(1, 5):
+        await store.audit(
+            AuditEntry(
+                integration_id,
+                BASE + timedelta(minutes=minute),
+                AuditAction.INTEGRATION_CHANGED,
+                "admin",
+                Role.ADMIN,
+                "203.0.113.9",
+                before={"name": f"ERP {minute - 1}"},
+                after={"name": f"ERP {minute}"},
+            )
+        )
+    await store.audit(
+        AuditEntry(
+            integration_id,
+            BASE + timedelta(minutes=9),
+            AuditAction.JOB_PROGRESSED,
+            "operator:ann",
+            event_ids=many,
+            job_id="job_1",
+        )
+    )
+
+    pages, token = [], None
+    while True:
+        page = await store.audit_page(integration_id, 2, token)
+        pages.append(page.entries)
+        token = page.continuation_token
+        if token is None:
+            break
+    assert [len(entries) for entries in pages] == [2, 2, 2]
+    trail = [entry for entries in pages for entry in entries]
+    assert [entry.at for entry in trail] == sorted((e.at for e in trail), reverse=True)
+    assert [entry.action for entry in trail] == ["job.progressed"] + ["integration.changed"] * 4 + [
+        "integration.created"
+    ]
     assert trail[0].job_id == "job_1" and len(trail[0].event_ids) == 500
-    assert trail[1].event_ids == many[:1] and trail[1].actor == "operator:ann"
-    assert await store.audit_trail(new_id()) == []
+    assert (trail[0].role, trail[0].address, trail[0].before) == (None, None, None)
+    assert (trail[1].before, trail[1].after) == ({"name": "ERP 3"}, {"name": "ERP 4"})
+    created = trail[-1]
+    assert (created.actor, created.role, created.address) == ("admin:ada", "admin", "2001:db8::7")
+    assert created.after == {"name": "ERP", "enabled": True} and created.before is None
+
+    whole = await store.audit_page(integration_id, 200)
+    assert whole.entries == trail and whole.continuation_token is None
+    assert (await store.audit_page(new_id(), 50)).entries == []
+
+
+async def test_audit_rows_from_before_read_with_the_new_fields_empty(
+    storage: StorageClients,
+) -> None:
+    store = TableJobStore(storage)
+    integration_id = new_id()
+    event_id = new_event_id(BASE)
+    # as rows were written before roles, addresses and before/after were kept
+    await storage.ensure_created()
+    await storage.table("audit").create_entity(
+        {
+            "PartitionKey": integration_id,
+            "RowKey": audit_row_key(BASE),
+            "actor": "operator:ann",
+            "action": "resubmit",
+            "jobId": None,
+            "eventIds": json.dumps([event_id]),
+            "eventCount": 1,
+            "at": BASE,
+        }
+    )
+    [old] = (await store.audit_page(integration_id, 50)).entries
+    assert (old.action, old.actor, old.event_ids, old.at) == (
+        "event.resubmitted",
+        "operator:ann",
+        [event_id],
+        BASE,
+    )
+    assert (old.role, old.address, old.before, old.after, old.job_id) == (None,) * 5
+
+
+async def test_an_audit_token_not_issued_for_the_trail_is_refused(
+    storage: StorageClients,
+) -> None:
+    store = TableJobStore(storage)
+    first, other = new_id(), new_id()
+    for integration_id in (first, other):
+        for minute in range(3):
+            await store.audit(
+                AuditEntry(
+                    integration_id,
+                    BASE + timedelta(minutes=minute),
+                    AuditAction.KEY_REGENERATED,
+                    "admin",
+                )
+            )
+    token = (await store.audit_page(first, 1)).continuation_token
+    assert token is not None
+    assert len((await store.audit_page(first, 5, token)).entries) == 2
+    for bad in (token[:-3], "not-a-token", "W10", token + "x"):
+        with pytest.raises(ValidationFailed, match="not one this API issued"):
+            await store.audit_page(first, 5, bad)
+    with pytest.raises(ValidationFailed):
+        await store.audit_page(other, 5, token)  # another integration's trail
 
 
 async def test_search_never_silently_drops_older_matches(storage: StorageClients) -> None:

@@ -21,10 +21,11 @@ from typing import Any
 from actions.base import PlatformCall
 from shared.bootstrap import Adapters, build
 from shared.config import Settings
+from shared.domain.audit import AuditEntry, AuditPage
 from shared.domain.clock import epoch_ms, new_event_id, new_integration_id
-from shared.domain.errors import TransientError
+from shared.domain.errors import TransientError, ValidationFailed
 from shared.domain.flow import ALL_INTEGRATIONS, FlowKey, FlowRow, FlowStep, Granularity
-from shared.domain.jobs import AuditEntry, BulkJob
+from shared.domain.jobs import BulkJob
 from shared.domain.models import (
     Attempt,
     EventStatus,
@@ -33,8 +34,9 @@ from shared.domain.models import (
     OrderingScope,
     PlatformExchange,
     QueueMessage,
+    Role,
 )
-from shared.services.auth import generate_api_key, hash_key, key_hint
+from shared.services.auth import Caller, generate_api_key, hash_key, key_hint
 from shared.services.inbound import InboundRequest
 from shared.services.ports import (
     AlertLedger,
@@ -691,10 +693,16 @@ class World:
         return [m for m in self.bus.sent if m.body["eventId"] == event_id]
 
 
+# Callers of management actions, as the route table authenticates them.
+ADMIN = Caller(Role.ADMIN, "admin:ada", "203.0.113.7")
+OPERATOR = Caller(Role.OPERATOR, "operator:ann", "198.51.100.24")
+
+
 class FakeJobStore(JobStore):
     def __init__(self) -> None:
         self.jobs: dict[tuple[str, str], BulkJob] = {}
         self.entries: list[AuditEntry] = []
+        self.audit_outages = 0  # the next this many audit writes fail as storage would
         self._versions = itertools.count(1)
 
     async def save_job(self, job: BulkJob) -> None:
@@ -712,8 +720,23 @@ class FakeJobStore(JobStore):
         return [copy.deepcopy(job) for job in self.jobs.values() if job.status == "running"]
 
     async def audit(self, entry: AuditEntry) -> None:
+        if self.audit_outages:
+            self.audit_outages -= 1
+            raise TransientError("audit table unavailable")
         self.entries.append(entry)
 
-    async def audit_trail(self, integration_id: str, limit: int = 100) -> list[AuditEntry]:
+    async def audit_page(
+        self, integration_id: str, limit: int, continuation_token: str | None = None
+    ) -> AuditPage:
         mine = [entry for entry in self.entries if entry.integration_id == integration_id]
-        return list(reversed(mine))[:limit]
+        newest_first = list(reversed(mine))
+        try:
+            start = int(continuation_token or 0)
+        except ValueError:
+            raise ValidationFailed("The continuationToken is not one this API issued.") from None
+        rest = newest_first[start + limit :]
+        return AuditPage(newest_first[start : start + limit], str(start + limit) if rest else None)
+
+    def trail(self, integration_id: str | None = None) -> list[AuditEntry]:
+        """Rows written, oldest first (of one integration, if named)."""
+        return [e for e in self.entries if integration_id in (None, e.integration_id)]

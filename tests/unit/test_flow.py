@@ -23,7 +23,14 @@ from shared.domain.flow import (
 )
 from shared.domain.models import EventStatus, IntegrationEvent
 from shared.services.flow_counter import FlowCounter
-from tests.unit.fakes import START, FakeFlowCounterStore, FakeMonotonic, World, unit_settings
+from tests.unit.fakes import (
+    OPERATOR,
+    START,
+    FakeFlowCounterStore,
+    FakeMonotonic,
+    World,
+    unit_settings,
+)
 
 MINUTE, HOUR = Granularity.MINUTE, Granularity.HOUR
 OK = {"items": [{"sku": "A", "warehouseId": "wh-01", "quantity": 1}]}
@@ -180,7 +187,7 @@ async def test_retries_dead_letters_and_resubmissions_are_counted_when_they_happ
     await world.deliver()
     lost = await world.push(key, stock("C"))
     await world.dead_letters.handle(json.dumps(world.bus.sent[-1].body).encode())
-    await world.resubmission.resubmit_one(integration.id, rejected, "operator:ann")
+    await world.resubmission.resubmit_one(integration.id, rejected, OPERATOR)
     await world.flow_counter.flush()
     assert world.flow_counts.sums(integration.id, HOUR) == {
         FlowStep.RECEIVED: 3,
@@ -273,7 +280,7 @@ async def test_the_flow_sums_every_writer_per_bucket_and_fills_empty_buckets() -
             "integrationId": integration_id,
             "from": "2026-03-01T12:00:00Z",
             "to": "2026-03-01T12:05:00Z",
-        }
+        },
     )
     assert chart["granularity"] == "minute"
     assert chart["from"] == "2026-03-01T12:00:00.000Z" and chart["to"] == "2026-03-01T12:05:00.000Z"
@@ -305,7 +312,7 @@ async def test_a_longer_window_is_read_per_hour_in_one_read() -> None:
             "integrationId": integration_id,
             "from": "2026-02-28T12:00:00Z",
             "to": "2026-03-01T12:00:00Z",
-        }
+        },
     )
     assert chart["granularity"] == "hour" and len(chart["buckets"]) == 24
     assert chart["totals"]["failed"] == 2

@@ -22,7 +22,7 @@ from shared.services.json_input import (
     read_json,
 )
 from shared.services.validation import check_body, validate_inbound
-from tests.unit.fakes import FakeIntegrationStore, FakeJobStore, World
+from tests.unit.fakes import ADMIN, OPERATOR, FakeIntegrationStore, FakeJobStore, World
 
 INVENTORY: dict[str, Any] = {
     "action": "inventory.set",
@@ -258,13 +258,13 @@ async def test_a_malformed_integration_id_in_a_route_is_404(
     event_id = "0190a4f2-3c1d-7abc-8def-0123456789ab"
     calls = [
         world.management.get(bad),
-        world.management.patch(bad, {"enabled": False}),
-        world.management.regenerate_key(bad),
+        world.management.patch(bad, {"enabled": False}, ADMIN),
+        world.management.regenerate_key(bad, ADMIN),
         world.queries.detail(bad, event_id),
-        world.resubmission.resubmit_one(bad, event_id, "op"),
-        world.resubmission.start_bulk(bad, {}, "op"),
+        world.resubmission.resubmit_one(bad, event_id, OPERATOR),
+        world.resubmission.start_bulk(bad, {}, OPERATOR),
         world.resubmission.job(bad, "job_0123456789abcdef"),
-        world.resubmission.cancel(bad, "job_0123456789abcdef", "op"),
+        world.resubmission.cancel(bad, "job_0123456789abcdef", OPERATOR),
     ]
     for call in calls:
         with pytest.raises(NotFound) as caught:
@@ -281,7 +281,7 @@ async def test_a_malformed_event_id_in_a_route_is_404(
     world, integration_id = table_like
     for call in (
         world.queries.detail(integration_id, bad),
-        world.resubmission.resubmit_one(integration_id, bad, "op"),
+        world.resubmission.resubmit_one(integration_id, bad, OPERATOR),
     ):
         with pytest.raises(NotFound):
             await call
@@ -294,7 +294,7 @@ async def test_a_malformed_job_id_in_a_route_is_404(
     world, integration_id = table_like
     for call in (
         world.resubmission.job(integration_id, bad),
-        world.resubmission.cancel(integration_id, bad, "op"),
+        world.resubmission.cancel(integration_id, bad, OPERATOR),
     ):
         with pytest.raises(NotFound):
             await call
@@ -309,7 +309,7 @@ async def test_a_bulk_retry_body_that_is_not_an_object_is_400(
 ) -> None:
     world, integration_id = table_like
     with pytest.raises(ValidationFailed) as caught:
-        await world.resubmission.start_bulk(integration_id, body, "op")
+        await world.resubmission.start_bulk(integration_id, body, OPERATOR)
     assert "must be a JSON object" in caught.value.message
     assert paths(caught.value) == ["body"]
     assert not world.jobs.jobs
@@ -321,8 +321,8 @@ async def test_management_bodies_that_are_not_objects_are_400(
 ) -> None:
     world, integration_id = table_like
     for call in (
-        world.management.create(body),
-        world.management.patch(integration_id, body),
+        world.management.create(body, ADMIN),
+        world.management.patch(integration_id, body, ADMIN),
         world.queries.filter(body),
         world.queries.counts(body),
     ):

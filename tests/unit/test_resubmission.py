@@ -9,10 +9,11 @@ import pytest
 
 from shared.domain.errors import Conflict, NotFound, TransientError, ValidationFailed
 from shared.domain.jobs import BulkJob
-from shared.domain.models import EventStatus, IntegrationEvent
+from shared.domain.models import EventStatus, IntegrationEvent, Role
+from shared.services.auth import Caller
 from shared.services.ports import EventPage, EventQuery
 from shared.services.resubmission import JOB_LEASE
-from tests.unit.fakes import World, unit_settings
+from tests.unit.fakes import ADMIN, OPERATOR, World, unit_settings
 
 
 def stock(sku: str) -> dict[str, Any]:
@@ -32,7 +33,7 @@ async def test_a_resubmitted_event_is_asked_again_under_a_fresh_key() -> None:
     integration, key = await world.integration()
     event_id = await rejected(world, key)
     world.clock.advance(3600)  # the data owner fixed the SKU meanwhile
-    answer = await world.resubmission.resubmit_one(integration.id, event_id, "operator:ann")
+    answer = await world.resubmission.resubmit_one(integration.id, event_id, OPERATOR)
     assert (answer.id, answer.status, answer.resubmissions) == (event_id, "queued", 1)
     event = world.event(event_id)
     assert event.status is EventStatus.QUEUED and event.attempts == 0
@@ -46,7 +47,11 @@ async def test_a_resubmitted_event_is_asked_again_under_a_fresh_key() -> None:
     keys = world.platform.idempotency_keys
     assert keys[0] == event_id and keys[1] != event_id and keys[1].startswith(event_id)
     [entry] = world.jobs.entries
-    assert (entry.actor, entry.action, entry.event_ids) == ("operator:ann", "resubmit", [event_id])
+    assert (entry.actor, entry.action, entry.event_ids) == (
+        "operator:ann",
+        "event.resubmitted",
+        [event_id],
+    )
 
 
 async def test_a_dead_lettered_event_gets_a_new_attempt_budget() -> None:
@@ -60,7 +65,7 @@ async def test_a_dead_lettered_event_gets_a_new_attempt_budget() -> None:
             world.clock.current = world.event(event_id).next_retry_at  # type: ignore[assignment]
             await world.recovery.run_once()
     assert world.event(event_id).dead_lettered
-    await world.resubmission.resubmit_one(integration.id, event_id, "admin")
+    await world.resubmission.resubmit_one(integration.id, event_id, ADMIN)
     event = world.event(event_id)
     assert not event.dead_lettered and event.attempts == 0 and event.last_error is not None
 
@@ -72,12 +77,12 @@ async def test_only_failed_events_can_be_resubmitted() -> None:
     event_id = await world.push(key, stock("A"))
     await world.deliver()
     with pytest.raises(Conflict) as caught:
-        await world.resubmission.resubmit_one(integration.id, event_id, "admin")
+        await world.resubmission.resubmit_one(integration.id, event_id, ADMIN)
     assert caught.value.status == 409 and "success" in caught.value.message
     with pytest.raises(NotFound):
-        await world.resubmission.resubmit_one(integration.id, "nope", "admin")
+        await world.resubmission.resubmit_one(integration.id, "nope", ADMIN)
     with pytest.raises(NotFound):
-        await world.resubmission.resubmit_one("int_missing", event_id, "admin")
+        await world.resubmission.resubmit_one("int_missing", event_id, ADMIN)
     assert world.jobs.entries == []
 
 
@@ -92,13 +97,14 @@ async def test_bulk_resubmission_of_a_filter_pages_through_every_match_once() ->
     fine = await world.push(key, stock("OK"))
     await world.deliver()
 
-    job = await world.resubmission.start_bulk(integration.id, {"status": "failed"}, "op")
+    job = await world.resubmission.start_bulk(integration.id, {"status": "failed"}, OPERATOR)
     assert job.status == "completed"
     assert (job.matched, job.resubmitted, job.skipped) == (5, 5, 0)
     assert all(world.event(e).status is EventStatus.QUEUED for e in failed)
     assert world.event(fine).status is EventStatus.SUCCESS
-    [entry] = world.jobs.entries
-    assert entry.action == "bulk-resubmit" and sorted(entry.event_ids) == sorted(failed)
+    started, page = world.jobs.entries
+    assert (started.action, started.job_id, started.event_ids) == ("events.resubmitted", job.id, [])
+    assert page.action == "job.progressed" and sorted(page.event_ids) == sorted(failed)
     stored = await world.resubmission.job(integration.id, job.id)
     assert stored.status == "completed" and stored.filter == {
         "integrationId": integration.id,
@@ -131,11 +137,11 @@ async def test_a_bulk_job_advances_page_by_page_and_can_be_cancelled() -> None:
     assert [world.event(e).status for e in newest_first] == [EventStatus.QUEUED] * 4 + [
         EventStatus.FAILED
     ]
-    cancelled = await world.resubmission.cancel(integration.id, job.id, "op")
+    cancelled = await world.resubmission.cancel(integration.id, job.id, OPERATOR)
     assert cancelled.status == "cancelled"
     assert await world.resubmission.advance_all() == 0
     assert world.event(failed[0]).status is EventStatus.FAILED
-    assert world.jobs.entries[-1].action == "cancel-bulk-resubmit"
+    assert world.jobs.entries[-1].action == "job.cancelled"
 
 
 async def failed_events(world: World, key: str, count: int) -> list[str]:
@@ -194,7 +200,7 @@ async def test_two_runners_with_one_job_count_its_page_once() -> None:
         3,
         0,
     )
-    assert [entry.action for entry in world.jobs.entries] == ["bulk-resubmit"]
+    assert [entry.action for entry in world.jobs.entries] == ["job.progressed"]
 
 
 async def test_a_cancel_while_a_page_runs_is_kept_with_the_pages_progress(
@@ -208,7 +214,9 @@ async def test_a_cancel_while_a_page_runs_is_kept_with_the_pages_progress(
 
     async def query_then_cancel(request: EventQuery) -> EventPage:
         page = await query(request)
-        await world.resubmission.cancel(integration.id, "job_held", "op:bob")
+        await world.resubmission.cancel(
+            integration.id, "job_held", Caller(Role.OPERATOR, "operator:bob")
+        )
         return page
 
     monkeypatch.setattr(world.events, "query", query_then_cancel)
@@ -264,11 +272,12 @@ async def test_a_page_failing_part_way_is_audited_and_each_event_resubmitted_onc
         await save(event, shards)
 
     monkeypatch.setattr(world.events, "save", storage_down_after_two)
-    started = await world.resubmission.start_bulk(integration.id, {"status": "failed"}, "op")
+    started = await world.resubmission.start_bulk(integration.id, {"status": "failed"}, OPERATOR)
     assert started.status == "running"  # recorded; the timer runs its page again
     assert (started.matched, started.resubmitted, started.skipped) == (2, 2, 0)
-    [entry] = world.jobs.entries
-    assert entry.action == "bulk-resubmit" and len(entry.event_ids) == 2
+    started_row, page = world.jobs.entries
+    assert started_row.action == "events.resubmitted" and started_row.job_id == started.id
+    assert page.action == "job.progressed" and len(page.event_ids) == 2
 
     monkeypatch.setattr(world.events, "save", save)
     await world.resubmission.advance_all()
@@ -306,7 +315,80 @@ async def test_a_bulk_filter_is_validated() -> None:
     world = World()
     integration, _ = await world.integration()
     with pytest.raises(ValidationFailed):
-        await world.resubmission.start_bulk(integration.id, {"status": "broken"}, "op")
+        await world.resubmission.start_bulk(integration.id, {"status": "broken"}, OPERATOR)
     with pytest.raises(NotFound):
-        await world.resubmission.start_bulk("int_missing", {}, "op")
+        await world.resubmission.start_bulk("int_missing", {}, OPERATOR)
     assert world.jobs.jobs == {}
+
+
+# --- the audit trail ------------------------------------------------------------------------
+async def test_a_resubmission_is_one_row_naming_who_from_where_and_the_event() -> None:
+    world = World()
+    integration, key = await world.integration()
+    event_id = await rejected(world, key)
+    await world.resubmission.resubmit_one(integration.id, event_id, OPERATOR)
+    [row] = world.jobs.trail(integration.id)
+    assert (row.action, row.actor, row.role, row.address) == (
+        "event.resubmitted",
+        "operator:ann",
+        Role.OPERATOR,
+        "198.51.100.24",
+    )
+    assert (row.before, row.after, row.event_ids, row.job_id) == (
+        {"status": "failed"},
+        {"status": "queued"},
+        [event_id],
+        None,
+    )
+    assert row.at == world.clock()
+
+
+async def test_a_bulk_start_and_its_cancel_are_one_row_each() -> None:
+    world = World()
+    integration, key = await world.integration()
+    await failed_events(world, key, 3)
+    job = await world.resubmission.start_bulk(
+        integration.id, {"status": "failed", "action": "inventory.set"}, OPERATOR
+    )
+    started = [row for row in world.jobs.trail(integration.id) if row.job_id == job.id]
+    assert [row.action for row in started] == ["events.resubmitted", "job.progressed"]
+    assert (started[0].role, started[0].address, started[0].before) == (
+        Role.OPERATOR,
+        "198.51.100.24",
+        None,
+    )
+    assert started[0].after == {"filter": job.filter, "status": "running"}
+    # the page is the job's step, for the person who started it
+    assert (started[1].actor, started[1].role, started[1].address) == ("operator:ann", None, None)
+    assert len(started[1].event_ids) == 3
+    assert job.requested_by == "operator:ann"  # the job still shows the name
+
+    await world.jobs.save_job(job_for(integration.id, world.clock(), lease_until=None))
+    admin = Caller(Role.ADMIN, "admin:ada", "2001:db8::7")
+    await world.resubmission.cancel(integration.id, "job_held", admin)
+    row = world.jobs.trail(integration.id)[-1]
+    assert (row.action, row.actor, row.role, row.address, row.job_id) == (
+        "job.cancelled",
+        "admin:ada",
+        Role.ADMIN,
+        "2001:db8::7",
+        "job_held",
+    )
+    assert (row.before, row.after) == ({"status": "running"}, {"status": "cancelled"})
+    rows = len(world.jobs.entries)
+    await world.resubmission.cancel(integration.id, "job_held", admin)  # already ended
+    await world.resubmission.cancel(integration.id, job.id, admin)  # completed
+    assert len(world.jobs.entries) == rows
+
+
+async def test_a_refused_resubmission_writes_no_row() -> None:
+    world = World()
+    integration, key = await world.integration()
+    world.platform.answer(200, {"items": []})
+    event_id = await world.push(key, stock("A"))
+    await world.deliver()
+    with pytest.raises(Conflict):
+        await world.resubmission.resubmit_one(integration.id, event_id, OPERATOR)
+    with pytest.raises(ValidationFailed):
+        await world.resubmission.start_bulk(integration.id, {"status": "broken"}, OPERATOR)
+    assert world.jobs.entries == []

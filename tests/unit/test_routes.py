@@ -5,6 +5,7 @@ runs."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import azure.functions as func
@@ -82,3 +83,100 @@ def test_every_route_that_changes_something_needs_more_than_reading() -> None:
     for route in MANAGEMENT:
         if route.method != "GET" and route.operation_id not in ("filterEvents", "countEvents"):
             assert route.role in (Role.OPERATOR, Role.ADMIN), route.operation_id
+
+
+# --- the audit trail, through the routes ---------------------------------------------------
+async def _ask(
+    world: World, template: str, method: str, params: dict[str, str], **extra: Any
+) -> ApiResponse:
+    headers = {"authorization": f"Bearer {TOKENS[Role.ADMIN]}", **extra.pop("headers", {})}
+    request = ApiRequest(method, headers, extra.pop("body", b""), params, extra.pop("query", {}))
+    return await http_api.serve(world.services, template, request)
+
+
+async def test_the_audit_route_pages_newest_first_and_names_who_and_from_where() -> None:
+    world = World(settings=unit_settings(**SETTINGS))
+    created = await _ask(
+        world,
+        "v1/integrations",
+        "POST",
+        {},
+        body=b'{"service": "custom", "name": "ERP"}',
+        headers={
+            "content-type": "application/json",
+            "x-actor": "Ada",
+            # the client's own claim first, then the entry Azure's front end appends
+            "x-forwarded-for": "192.0.2.1, [2001:db8::7]:51234",
+        },
+    )
+    assert created.status == 201, created.body
+    integration = {"id": created.body["id"]}
+    for n in range(4):
+        world.clock.advance(1)
+        changed = await _ask(
+            world,
+            "v1/integrations/{id}",
+            "PATCH",
+            integration,
+            body=f'{{"name": "ERP {n}"}}'.encode(),
+            headers={"x-forwarded-for": "203.0.113.9:443"},
+        )
+        assert changed.status == 200, changed.body
+
+    pages: list[list[dict[str, Any]]] = []
+    token: str | None = None
+    while True:
+        query = {"limit": "2"} | ({"continuationToken": token} if token else {})
+        answer = await _ask(world, "v1/integrations/{id}/audit", "GET", integration, query=query)
+        assert answer.status == 200, answer.body
+        pages.append(answer.body["entries"])
+        token = answer.body["continuationToken"]
+        if token is None:
+            break
+    assert [len(page) for page in pages] == [2, 2, 1]
+    entries = [entry for page in pages for entry in page]
+    assert [e["after"]["name"] for e in entries] == ["ERP 3", "ERP 2", "ERP 1", "ERP 0", "ERP"]
+    assert [e["at"] for e in entries] == sorted((e["at"] for e in entries), reverse=True)
+    newest, first = entries[0], entries[-1]
+    assert (newest["action"], newest["actor"], newest["role"], newest["address"]) == (
+        "integration.changed",
+        "admin",
+        "admin",
+        "203.0.113.9",
+    )
+    assert newest["before"] == {"name": "ERP 2"} and newest["eventIds"] == []
+    assert (first["action"], first["actor"], first["address"]) == (
+        "integration.created",
+        "admin:Ada",
+        "2001:db8::7",
+    )
+    assert set(first) == {
+        "at", "actor", "role", "address", "action", "before", "after", "eventIds", "jobId"
+    }  # fmt: skip
+    assert created.body["apiKey"] not in json.dumps(entries)
+
+    default = await _ask(world, "v1/integrations/{id}/audit", "GET", integration)
+    assert len(default.body["entries"]) == 5 and default.body["continuationToken"] is None
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ({"limit": "0"}, "limit must be a whole number from 1 to 200"),
+        ({"limit": "500"}, "limit must be a whole number from 1 to 200"),
+        ({"limit": "many"}, "limit must be a whole number from 1 to 200"),
+        ({"continuationToken": "not-ours"}, "continuationToken is not one this API issued"),
+    ],
+)
+async def test_a_malformed_limit_or_token_is_a_400_with_a_sentence(
+    query: dict[str, str], words: str
+) -> None:
+    world = World(settings=unit_settings(**SETTINGS))
+    integration, _ = await world.integration()
+    answer = await _ask(
+        world, "v1/integrations/{id}/audit", "GET", {"id": integration.id}, query=query
+    )
+    assert answer.status == 400, answer.body
+    assert answer.body["error"] == "validation_failed" and words in answer.body["message"]
+    route = BY_TEMPLATE[("GET", "v1/integrations/{id}/audit")]
+    assert 400 in route.documented_errors
