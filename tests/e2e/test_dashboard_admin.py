@@ -142,6 +142,26 @@ def test_admin_creates_regenerates_and_disables_an_integration_in_the_page(
     listed = stack.admin("GET", "/v1/integrations").json()["integrations"]
     assert next(i for i in listed if i["id"] == integration_id)["enabled"] is False
 
+    # Each step is in its audit trail, newest first, with who did it and what changed.
+    row.get_by_test_id("open-audit").click()
+    entries = page.get_by_test_id("audit-entry")
+    expect(entries).to_have_count(4)
+    actions = [
+        "integration.disabled",
+        "key.regenerated",
+        "integration.changed",
+        "integration.created",
+    ]
+    expect(entries.get_by_test_id("audit-action")).to_have_text(actions)
+    expect(entries.get_by_test_id("audit-actor")).to_have_text(["admin:Ada from IT"] * 4)
+    expect(entries.first.get_by_test_id("audit-what")).to_contain_text("enabled: true → false")
+    expect(entries.nth(2).get_by_test_id("audit-what")).to_contain_text("retry.maxAttempts: — → 8")
+    assert key not in page.content() and new_key not in page.content()
+    for notice in page.get_by_test_id("integration-saved").all():
+        notice.get_by_role("button", name="Dismiss").click()
+    screenshot(page, "audit-trail")
+    page.get_by_test_id("audit-back").click()
+
     # Its name opens its events.
     row.get_by_test_id("integration-name").click()
     expect(page.get_by_test_id("view-events")).to_be_visible()
@@ -242,9 +262,25 @@ def test_the_audit_trail_shows_who_did_what_newest_first(stack: Stack, page: Pag
     expect(entry).to_have_count(1)
     expect(entry.get_by_test_id("audit-what")).to_contain_text(event_id)
     expect(audit.get_by_test_id("audit-more")).to_be_hidden()
-    screenshot(page, "audit-trail")
     audit.get_by_test_id("audit-back").click()
     expect(page.get_by_test_id("view-integrations")).to_be_visible()
+
+
+def test_a_long_audit_trail_comes_a_page_at_a_time(stack: Stack, page: Page) -> None:
+    integration = stack.new_integration(unique("Renamed often"))
+    path = f"/v1/integrations/{integration['id']}"
+    for n in range(1, 56):
+        assert stack.admin("PATCH", path, json={"name": f"Rename {n:02d}"}).status_code == 200
+
+    open_integrations(page, stack, READER)
+    row_of(page, "Rename 55").get_by_test_id("open-audit").click()
+    entries = page.get_by_test_id("audit-entry")
+    expect(entries).to_have_count(50)
+    expect(entries.first.get_by_test_id("audit-what")).to_have_text("name: Rename 54 → Rename 55")
+    page.get_by_test_id("audit-more").click()
+    expect(entries).to_have_count(56)
+    expect(entries.last.get_by_test_id("audit-action")).to_have_text("integration.created")
+    expect(page.get_by_test_id("audit-more")).to_be_hidden()
 
 
 def test_the_audit_trail_loads_more_with_the_continuation_token(stack: Stack, page: Page) -> None:
