@@ -143,6 +143,7 @@ async def maintenance(timer: func.TimerRequest) -> None:
     services = container()
     await services.recovery.run_once()
     await services.resubmission.advance_all()
+    await services.retention.run_once()
 
 
 # --- operations page and API description --------------------------------------------

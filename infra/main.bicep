@@ -138,6 +138,7 @@ var tableNames = [
   'audit'
   'alerts'
   'flowcounts'
+  'retention'
 ]
 var payloadContainerName = 'payloads'
 

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         JobStore,
         MessageBus,
         PlatformClient,
+        RetentionStore,
         ScheduleStore,
         SecretStore,
         StorageAccount,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from shared.services.queries import QueryService
     from shared.services.recovery import RecoveryService
     from shared.services.resubmission import ResubmissionService
+    from shared.services.retention import RetentionService
     from shared.services.worker import Worker
 
 
@@ -69,6 +71,7 @@ class Adapters:
     alert_ledger: AlertLedger
     alert_sink: AlertSink | None
     flow_counts: FlowCounterStore
+    retention: RetentionStore
     secrets: SecretStore
     bus: MessageBus
     platform: PlatformClient
@@ -89,6 +92,7 @@ class Container:
     queries: QueryService
     recovery: RecoveryService
     resubmission: ResubmissionService
+    retention: RetentionService
     dead_letters: DeadLetterService
     flow_counter: FlowCounter
     flow: FlowService
@@ -143,6 +147,7 @@ def azure_adapters(settings: Settings) -> Adapters:
     from shared.adapters.table_flow import TableFlowCounterStore
     from shared.adapters.table_integrations import TableIntegrationStore
     from shared.adapters.table_jobs import TableJobStore
+    from shared.adapters.table_retention import TableRetentionStore
     from shared.adapters.table_schedule import TableIdempotencyStore, TableScheduleStore
     from shared.adapters.table_versions import TableEntityVersionStore
     from shared.adapters.webhook import TableAlertLedger, WebhookAlertSink
@@ -163,6 +168,7 @@ def azure_adapters(settings: Settings) -> Adapters:
         if settings.alert_webhook_url
         else None,
         flow_counts=TableFlowCounterStore(storage),
+        retention=TableRetentionStore(storage),
         secrets=secret_store_for(settings),
         bus=_message_bus(settings),
         platform=HttpPlatformClient(
@@ -198,6 +204,7 @@ def build(
     from shared.services.queries import QueryService
     from shared.services.recovery import RecoveryService
     from shared.services.resubmission import ResubmissionService
+    from shared.services.retention import RetentionService
     from shared.services.staleness import StalenessGuard
     from shared.services.worker import Worker
 
@@ -239,6 +246,7 @@ def build(
         resubmission=ResubmissionService(
             a.integrations, a.events, a.jobs, recovery, audit, now, flow
         ),
+        retention=RetentionService(settings, a.integrations, a.retention, now, monotonic),
         dead_letters=DeadLetterService(a.events, now, alerts, flow),
         flow_counter=flow,
         flow=FlowService(a.integrations, a.flow_counts, now),

@@ -224,6 +224,51 @@ class Settings(BaseSettings):
         24.0, alias="IDEMPOTENCY_WINDOW_HOURS", description="How long an Idempotency-Key holds."
     )
 
+    # --- Retention (purged by the maintenance timer; see shared/domain/retention.py) ---
+    retention_event_days: float = Field(
+        30.0,
+        gt=0,
+        alias="RETENTION_EVENT_DAYS",
+        description=(
+            "Days a final (success or skipped) event is kept, with its payload, attempts "
+            "and communication log; also alert ledger rows and hourly flow counts. "
+            "Queued, processing and failed events are kept until they are final."
+        ),
+    )
+    retention_audit_days: float = Field(
+        365.0,
+        gt=0,
+        alias="RETENTION_AUDIT_DAYS",
+        description="Days audit entries are kept, with the finished bulk jobs they started.",
+    )
+    retention_version_days: float = Field(
+        365.0,
+        gt=0,
+        alias="RETENTION_VERSION_DAYS",
+        description=(
+            "Days a record's newest applied version is remembered after its last change "
+            "(the guard that keeps stale retries from winning)."
+        ),
+    )
+    retention_batch: int = Field(
+        2000,
+        ge=1,
+        alias="RETENTION_BATCH",
+        description="Most records one timer run purges; the rest waits for the next run.",
+    )
+    retention_interval_minutes: float = Field(
+        60.0,
+        ge=0,
+        alias="RETENTION_INTERVAL_MINUTES",
+        description="Pause between purges once nothing expired is left.",
+    )
+    retention_budget_seconds: float = Field(
+        10.0,
+        gt=0,
+        alias="RETENTION_BUDGET_SECONDS",
+        description="Time one timer run may spend purging, after its other work.",
+    )
+
     # --- Operations ---
     masked_fields: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

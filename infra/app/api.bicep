@@ -91,6 +91,11 @@ var appSettings = {
   // holds them equal; change it with appSettingOverrides). What Flex Consumption rejects
   // and is therefore absent here: docs/deploy.md#settings-checked-against-flex-consumption.
   TELEMETRY_SAMPLING_RATIO: '0.1'
+  // How long data is kept before the maintenance timer purges it (shared/config.py's
+  // defaults): final events with their payloads and communication logs, and the audit
+  // trail. Set here so a deployment's retention is seen, and changed, in one place.
+  RETENTION_EVENT_DAYS: '30'
+  RETENTION_AUDIT_DAYS: '365'
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

@@ -38,6 +38,7 @@ TABLES = (
     "audit",
     "alerts",
     "flowcounts",
+    "retention",
 )
 PAYLOAD_CONTAINER = "payloads"
 

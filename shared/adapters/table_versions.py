@@ -2,7 +2,9 @@
 digit>", RowKey = the key's digest. Sixteen partitions per integration: every
 versioned event reads and advances its records' rows, so one partition per
 integration would cap a busy integration at about 1,000 events per second (2,000
-entity operations per partition)."""
+entity operations per partition). Each row has an expiry index row beside it (see
+`shared.adapters.table_expiry`), so rows unchanged for long are found without reading
+the others."""
 
 from __future__ import annotations
 
@@ -12,9 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableTransactionError
 
 from shared.adapters.azure_storage import StorageClients, translate_errors
+from shared.adapters.table_expiry import expiry_row_key
+from shared.domain.clock import epoch_ms, utcnow
 from shared.services.ports import EntityVersionStore, StaleWrite, StoredVersion
 
 # Two workers advancing one entity at the same moment settle it in a few fresh reads.
@@ -108,17 +113,39 @@ class TableEntityVersionStore(EntityVersionStore):
             "claimedBy": claim.claimed_by,
             "claimedUntil": claim.claimed_until,
         }
-        try:
+        if over is None:
+            # A new row comes with its expiry index row, in one transaction (one round
+            # trip): the purge finds rows unchanged for long by these index rows, never
+            # by reading every live one (shared.adapters.table_expiry). Later writes
+            # leave the index row where it is; the purge moves it when it finds the
+            # row changed since.
+            index = {
+                "PartitionKey": entity["PartitionKey"],
+                "RowKey": expiry_row_key(_changed_ms(version, claim), entity["RowKey"]),
+            }
             with translate_errors():
-                if over is None:
-                    meta = await self._table.create_entity(entity)
-                else:
-                    meta = await self._table.update_entity(
-                        entity,
-                        mode="replace",
-                        etag=over.etag,
-                        match_condition=MatchConditions.IfNotModified,
+                try:
+                    written = await self._table.submit_transaction(
+                        [("create", entity), ("upsert", index)]
                     )
-        except ResourceExistsError as exc:
-            raise StaleWrite(f"entity version of {key!r} exists already") from exc
+                except TableTransactionError as exc:
+                    if exc.status_code == 409:
+                        raise StaleWrite(f"entity version of {key!r} exists already") from exc
+                    raise
+            return written[0].get("etag")
+        with translate_errors():
+            meta = await self._table.update_entity(
+                entity,
+                mode="replace",
+                etag=over.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
         return meta.get("etag")
+
+
+def _changed_ms(version: str, claim: StoredVersion) -> int:
+    """When a row was last changed, as its version or claim tells: "<epoch ms>~<id>"."""
+    for text in (version, claim.claimed_by or ""):
+        if text[:13].isdigit():
+            return int(text[:13])
+    return epoch_ms(utcnow())

@@ -1,5 +1,6 @@
 """Alert notifications over HTTP (Teams/Slack incoming webhooks), and the alert ledger
-in Table Storage (`alerts`: PartitionKey = integration, RowKey = kind~window)."""
+in Table Storage (`alerts`: PartitionKey = integration, RowKey = window~kind, the
+window named by its start)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ class TableAlertLedger(AlertLedger):
 
     async def claim(self, integration_id: str, kind: str, window: str) -> bool:
         await self._storage.ensure_created()
-        entity = {"PartitionKey": integration_id, "RowKey": f"{kind}~{window}", "at": utcnow()}
+        # The window (its start) first: the rows sort by time, so the purge of old ones
+        # reads a key range (shared.adapters.table_retention).
+        entity = {"PartitionKey": integration_id, "RowKey": f"{window}~{kind}", "at": utcnow()}
         try:
             with translate_errors():
                 await self._table.create_entity(entity)

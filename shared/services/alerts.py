@@ -14,13 +14,14 @@ import logging
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from shared.config import Settings
 from shared.domain.errors import TransientError
 from shared.domain.models import IntegrationEvent
+from shared.domain.retention import window_name
 from shared.services.ports import AlertLedger, AlertSink
 
 log = logging.getLogger("integrations.alerts")
@@ -112,7 +113,8 @@ class AlertService:
         if self._sink is None:
             return
         window_seconds = int(self._window.total_seconds()) or 1
-        window = str(int(self._now().timestamp()) // window_seconds)
+        start = int(self._now().timestamp()) // window_seconds * window_seconds
+        window = window_name(datetime.fromtimestamp(start, UTC))
         try:
             if not await self._ledger.claim(alert.integration_id, alert.kind, window):
                 return

@@ -25,6 +25,7 @@ from shared.domain.models import (
     PlatformExchange,
     QueueMessage,
 )
+from shared.domain.retention import Purged, RecordKind
 
 
 @dataclass(frozen=True)
@@ -308,3 +309,24 @@ class FlowCounterStore(ABC):
         """Every writer's rows of the buckets starting in [start, end), of one
         integration or (None) of all together; the cost grows with buckets times
         writers, never with the number of events."""
+
+
+class RetentionStore(ABC):
+    """Finds and deletes expired records (see `shared.domain.retention`). Each kind is
+    found by the order of its keys or by an expiry index row written with the record,
+    so a purge reads what expired and never the live records beside it."""
+
+    @abstractmethod
+    async def purge(
+        self, kind: RecordKind, scope: str, shards: int, before: datetime, limit: int
+    ) -> Purged:
+        """Delete at most `limit` records of `kind` in `scope` (an integration with its
+        `shards` event partitions, or every integration's counts together) that expired
+        before `before`, with their companions; keep what must stay."""
+
+    @abstractmethod
+    async def next_run(self) -> datetime | None:
+        """When the next purge is due; None if never run."""
+
+    @abstractmethod
+    async def set_next_run(self, at: datetime) -> None: ...

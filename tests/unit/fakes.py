@@ -36,6 +36,7 @@ from shared.domain.models import (
     QueueMessage,
     Role,
 )
+from shared.domain.retention import Purged, RecordKind
 from shared.services.auth import Caller, generate_api_key, hash_key, key_hint
 from shared.services.inbound import InboundRequest
 from shared.services.ports import (
@@ -51,6 +52,7 @@ from shared.services.ports import (
     JobStore,
     MessageBus,
     PlatformClient,
+    RetentionStore,
     ScheduledCheck,
     ScheduleStore,
     SecretStore,
@@ -598,6 +600,35 @@ class FakeStorageAccount(StorageAccount):
             raise TransientError("Storage is unavailable: ServiceRequestError")
 
 
+class FakeRetentionStore(RetentionStore):
+    """Expired records per (kind, scope), as counts: a purge takes up to its limit of
+    them and keeps `kept` ones; every call is recorded."""
+
+    def __init__(self) -> None:
+        self.expired: dict[tuple[str, str], int] = {}
+        self.kept: dict[tuple[str, str], int] = {}
+        self.calls: list[tuple[RecordKind, str, int, datetime, int]] = []
+        self.due: datetime | None = None
+        self.down: set[str] = set()  # kinds whose purge fails as storage would
+
+    async def purge(
+        self, kind: RecordKind, scope: str, shards: int, before: datetime, limit: int
+    ) -> Purged:
+        self.calls.append((kind, scope, shards, before, limit))
+        if kind in self.down:
+            raise TransientError("Storage is unavailable: ServiceRequestError")
+        left = self.expired.get((kind, scope), 0)
+        taken = min(left, limit)
+        self.expired[(kind, scope)] = left - taken
+        return Purged(taken, self.kept.get((kind, scope), 0), more=left > limit)
+
+    async def next_run(self) -> datetime | None:
+        return self.due
+
+    async def set_next_run(self, at: datetime) -> None:
+        self.due = at
+
+
 class FakeAlertLedger(AlertLedger):
     """Claims once per (integration, kind, window), like the Table ledger."""
 
@@ -628,6 +659,7 @@ class World:
     monotonic: FakeMonotonic = field(default_factory=FakeMonotonic)
     jobs: FakeJobStore = field(default_factory=lambda: FakeJobStore())
     flow_counts: FakeFlowCounterStore = field(default_factory=FakeFlowCounterStore)
+    retention: FakeRetentionStore = field(default_factory=FakeRetentionStore)
 
     def __post_init__(self) -> None:
         self.schedule = self.events.schedule
@@ -644,6 +676,7 @@ class World:
                 alert_ledger=FakeAlertLedger(),
                 alert_sink=None,
                 flow_counts=self.flow_counts,
+                retention=self.retention,
                 secrets=self.secrets,
                 bus=self.bus,
                 platform=self.platform,
@@ -662,6 +695,7 @@ class World:
         self.queries = self.services.queries
         self.flow_counter = self.services.flow_counter
         self.flow = self.services.flow
+        self.purge = self.services.retention
 
     async def integration(self, **overrides: Any) -> tuple[Integration, str]:
         integration, key = make_integration(self.clock, **overrides)

@@ -84,6 +84,10 @@ OPTIONAL = {
     "ENTITY_DEPENDENCY_WAIT_SECONDS": "tuning: how long entity ordering awaits an unknown SKU",
     "IDEMPOTENCY_WINDOW_HOURS": "tuning: how long an Idempotency-Key holds",
     "MASKED_FIELDS": "optional extra field names to mask, none by default",
+    "RETENTION_VERSION_DAYS": "retention: how long a record's newest version is remembered",
+    "RETENTION_BATCH": "tuning: most records one timer run purges",
+    "RETENTION_INTERVAL_MINUTES": "tuning: pause between purges once caught up",
+    "RETENTION_BUDGET_SECONDS": "tuning: time one timer run may spend purging",
 }
 
 # App settings that must be Key Vault references in Azure, never plain values.
