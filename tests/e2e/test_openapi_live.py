@@ -131,6 +131,18 @@ def test_live_answers_have_the_documented_statuses_and_shapes(
         "event.resubmitted",
         "events.resubmitted",
     }
+    # The local host passes the TCP peer on as X-Forwarded-For, as Azure's front end does.
+    asked = [entry for entry in trail["entries"] if entry["role"] is not None]
+    assert asked and {entry["address"] for entry in asked} <= {"127.0.0.1", "::1"}, asked
+    first = check(
+        "/v1/integrations/{id}/audit",
+        "get",
+        stack.admin("GET", f"/v1/integrations/{iid}/audit?limit=1"),
+        200,
+    )
+    assert len(first["entries"]) == 1 and first["continuationToken"]
+    bad = stack.admin("GET", f"/v1/integrations/{iid}/audit?limit=0")
+    check("/v1/integrations/{id}/audit", "get", bad, 400)
     regenerated = stack.admin("POST", f"/v1/integrations/{iid}/regenerate-key")
     check("/v1/integrations/{id}/regenerate-key", "post", regenerated, 200)
     disabled = stack.admin("PATCH", f"/v1/integrations/{iid}", json={"enabled": False})
