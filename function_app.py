@@ -43,6 +43,11 @@ async def inbound(req: func.HttpRequest) -> func.HttpResponse:
     return await _serve("integrations/custom/inbound", req)
 
 
+@app.route(route="integrations/custom/events/{messageId}", methods=["GET"])
+async def sent_message(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve("integrations/custom/events/{messageId}", req)
+
+
 # --- management -------------------------------------------------------------------
 @app.route(route="v1/integrations", methods=["GET", "POST"])
 async def integrations(req: func.HttpRequest) -> func.HttpResponse:
@@ -88,6 +93,11 @@ async def filter_events(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="v1/integrations/events/counts", methods=["POST"])
 async def count_events(req: func.HttpRequest) -> func.HttpResponse:
     return await _serve("v1/integrations/events/counts", req)
+
+
+@app.route(route="v1/integrations/events/flow", methods=["POST"])
+async def event_flow(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve("v1/integrations/events/flow", req)
 
 
 @app.route(route="v1/integrations/{id}/events/{eventId}", methods=["GET"])

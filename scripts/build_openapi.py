@@ -42,6 +42,7 @@ from shared.domain.errors import (
     TransientError,
     Unprocessable,
 )
+from shared.domain.flow import FlowStep, Granularity
 from shared.domain.jobs import BulkJob, JobStatus
 from shared.domain.masking import mask
 from shared.domain.models import (
@@ -55,9 +56,10 @@ from shared.domain.models import (
 )
 from shared.domain.outcomes import classify
 from shared.services.auth import API_KEY_PREFIX, bearer_token, key_hint
-from shared.services.management import CreateIntegration, IssuedKey, PatchIntegration
+from shared.services.flow import Flow
+from shared.services.management import IssuedKey
 from shared.services.ports import EventPage
-from shared.services.queries import CountsRequest, EventCounts, EventDetail, EventFilter
+from shared.services.queries import EventCounts, EventDetail, EventFilter
 from shared.services.validation import check_body, validate_inbound
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,7 +113,8 @@ def _strip_property_titles(schema: Any) -> Any:
 def model_schemas() -> Json:
     """Component schemas of every request model, exactly as pydantic validates them."""
     models: list[Any] = [action.data_model for action in ACTIONS.values()]
-    models += [CreateIntegration, PatchIntegration, EventFilter, CountsRequest]
+    models += [r.body.schema for r in ROUTES if r.body and not isinstance(r.body.schema, str)]
+    models.append(EventFilter)  # the bulk retry's body is one, less the integration
     _, generated = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     schemas: Json = _strip_property_titles(generated["$defs"])
     for where, note in FIELD_NOTES.items():
@@ -340,6 +343,18 @@ def _job(status: str, matched: int, resubmitted: int, skipped: int) -> Json:
     return schemas.Job.of(job).to_json()
 
 
+def _flow() -> Json:
+    counts = [(40, 38, 0, 2, 0, 0, 0), (55, 52, 1, 1, 1, 0, 1), (12, 14, 0, 0, 0, 0, 0)]
+    buckets = [
+        (T0 + timedelta(minutes=n), dict(zip(FlowStep, values, strict=True)))
+        for n, values in enumerate(counts)
+    ]
+    totals = {step: sum(bucket[step] for _, bucket in buckets) for step in FlowStep}
+    end = T0 + timedelta(minutes=3)
+    chart = Flow(INTEGRATION_ID, Granularity.MINUTE, T0, end, buckets, totals)
+    return schemas.FlowChart.of(chart).to_json()
+
+
 def response_examples() -> dict[str, Json]:
     failed, attempt = _failed_order()
     found = EventDetail(failed, mask(failed.payload), [attempt], advice_for(failed))
@@ -387,6 +402,14 @@ def response_examples() -> dict[str, Json]:
                 "Last 24 hours",
                 schemas.EventCounts.of(EventCounts(INTEGRATION_ID, counts, 0, True)).to_json(),
             )
+        },
+        "flow": {"lastMinutes": example("Three minutes", _flow())},
+        "sentMessage": {
+            "failed": example(
+                "Rejected by the platform: fix the data and send it again",
+                schemas.SentMessage.of(failed).to_json(),
+            ),
+            "applied": example("Applied", schemas.SentMessage.of(_stock_event()).to_json()),
         },
         "resubmitted": {
             "resubmitted": example(
@@ -594,6 +617,17 @@ def prose(ex: dict[str, Json]) -> dict[str, Prose]:
                 for name, body in INBOUND_EXAMPLES.items()
             },
         ),
+        "getSentMessage": Prose(
+            "What became of a message you sent",
+            "The sending system asks about one of its own messages with the same "
+            "integration's API key and the `messageId` the `202` gave: its status, attempts "
+            "so far, the last error in words the data owner can act on, the platform record "
+            "ids (`result`) and its times. A message of another integration is 404, as an id "
+            "that never existed is, so ids cannot be probed. Throttled per integration like "
+            "the inbound route, on a budget of its own (polling never slows a push).",
+            "The message.",
+            "sentMessage",
+        ),
         "listIntegrations": Prose(
             "List integrations",
             "Every integration, oldest first. Keys are never shown, only their hint.",
@@ -695,6 +729,27 @@ def prose(ex: dict[str, Json]) -> dict[str, Prose]:
                 )
             },
         ),
+        "eventFlow": Prose(
+            "Chart the flow of events",
+            "How many events took each step — received, resubmitted, succeeded, skipped, "
+            "retry scheduled, failed, dead-lettered — per minute (windows up to six hours) "
+            "or per hour (up to 31 days), for one integration or, without "
+            "`integrationId`, all together. `to` defaults to now and `from` to an hour "
+            "before it. Cheap however many events there are: it reads per-interval "
+            "counters, never the events; the newest minute fills in within "
+            "`FLOW_FLUSH_SECONDS`.",
+            "The chart.",
+            "flow",
+            {
+                "lastHour": example(
+                    "The last hour, one integration", {"integrationId": INTEGRATION_ID}
+                ),
+                "week": example(
+                    "A week, every integration, per hour",
+                    {"from": "2025-04-24T10:00:00Z", "to": "2025-05-01T10:00:00Z"},
+                ),
+            },
+        ),
         "getEvent": Prose(
             "Read one event with its attempts",
             "The event, its masked payload, and every attempt with its communication log "
@@ -770,7 +825,12 @@ def prose(ex: dict[str, Json]) -> dict[str, Prose]:
     }  # fmt: skip
 
 
-PATH_PARAMETERS = {"id": "IntegrationId", "eventId": "EventId", "jobId": "JobId"}
+PATH_PARAMETERS = {
+    "id": "IntegrationId",
+    "eventId": "EventId",
+    "jobId": "JobId",
+    "messageId": "MessageId",
+}
 FILE_PARAMETER: Json = {
     "name": "file",
     "in": "path",
@@ -793,7 +853,7 @@ def operation(route: Route, words: Prose, ex: dict[str, Json]) -> Json:
         "description": description,
     }
     params: list[str] = []
-    if route.access is Access.API_KEY:
+    if route.access is Access.API_KEY and route.method == "POST":
         params.append("IdempotencyKey")
     if route.role and route.role is not Role.READER:
         params.append("Actor")  # a change: the audit trail names who made it
@@ -853,6 +913,7 @@ def _parameters() -> Json:
     return {
         "IntegrationId": in_path("id", "The integration's id.", INTEGRATION_ID),
         "EventId": in_path("eventId", "The event's id (the `messageId`).", EVENT_ID),
+        "MessageId": in_path("messageId", "The `messageId` the 202 answer gave.", EVENT_ID),
         "JobId": in_path("jobId", "The bulk resubmission job's id.", JOB_ID),
         "IdempotencyKey": {
             "name": "Idempotency-Key",

@@ -56,6 +56,15 @@ async def inbound(services: Container, request: ApiRequest, _: Caller | None) ->
     return ApiResponse(202, answer.to_json(), headers)
 
 
+async def sent_message(
+    services: Container, request: ApiRequest, _: Caller | None
+) -> schemas.SentMessage:
+    event = await services.inbound.sent_event(
+        request.header("authorization"), request.route_params["messageId"]
+    )
+    return schemas.SentMessage.of(event)
+
+
 # --- integrations -------------------------------------------------------------------
 async def list_integrations(
     services: Container, request: ApiRequest, _: Caller | None
@@ -112,6 +121,12 @@ async def count_events(
     services: Container, request: ApiRequest, _: Caller | None
 ) -> schemas.EventCounts:
     return schemas.EventCounts.of(await services.queries.counts(json_body(request)))
+
+
+async def event_flow(
+    services: Container, request: ApiRequest, _: Caller | None
+) -> schemas.FlowChart:
+    return schemas.FlowChart.of(await services.flow.flow(json_body(request)))
 
 
 async def event_detail(

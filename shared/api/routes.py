@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from shared.api import handlers, schemas
 from shared.api.http_api import Handler
 from shared.domain.models import Role
+from shared.services.flow import FlowRequest
 from shared.services.management import CreateIntegration, PatchIntegration
 from shared.services.queries import CountsRequest, EventFilter
 
@@ -102,6 +103,17 @@ ROUTES: tuple[Route, ...] = (
         body=Body(INBOUND_REQUEST),
         errors=(400, 401, 403, 413, 415, 422, 429, 503),
     ),
+    Route(
+        "getSentMessage",
+        "GET",
+        "integrations/custom/events/{messageId}",
+        handlers.sent_message,
+        tag="inbound",
+        status=200,
+        response=schemas.SentMessage,
+        access=Access.API_KEY,
+        errors=(401, 403, 404, 429, 503),
+    ),
     management(
         "listIntegrations",
         "GET",
@@ -185,6 +197,17 @@ ROUTES: tuple[Route, ...] = (
         tag="events",
         response=schemas.EventCounts,
         body=Body(CountsRequest),
+        errors=(400, 404, 415, 503),
+    ),
+    management(
+        "eventFlow",
+        "POST",
+        "v1/integrations/events/flow",
+        handlers.event_flow,
+        Role.READER,
+        tag="events",
+        response=schemas.FlowChart,
+        body=Body(FlowRequest, required=False),
         errors=(400, 404, 415, 503),
     ),
     management(

@@ -18,9 +18,10 @@ from pydantic.alias_generators import to_camel
 from shared.domain import advice, audit, jobs, models
 from shared.domain.clock import iso
 from shared.domain.errors import RequestError
+from shared.domain.flow import FlowStep, Granularity
 from shared.domain.jobs import JobStatus
 from shared.domain.models import AttemptOutcome, ErrorKind, EventStatus, OrderingScope, Role
-from shared.services import ports, queries
+from shared.services import flow, ports, queries
 from shared.services.management import IssuedKey
 
 # Every time in an answer: ISO 8601 UTC with milliseconds and a Z.
@@ -316,6 +317,73 @@ class EventCounts(Answer):
             dead_lettered=found.dead_lettered,
             total=sum(counts.values()),
             complete=found.complete,
+        )
+
+
+class SentMessage(Answer):
+    """One of the sender's own messages as its sender may see it: where it is, what the
+    platform said, the platform record ids. No payload and no communication log."""
+
+    message_id: str
+    action: str
+    entity_id: str | None
+    status: EventStatus
+    attempts: int = Field(ge=0)
+    max_attempts: int = Field(ge=1)
+    next_retry_at: Timestamp | None = Field(description="null: no automatic retry is due.")
+    last_error: LastError | None
+    result: dict[str, Any] | None = Field(description="Platform record ids, e.g. `orderId`.")
+    skipped_reason: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, event: models.IntegrationEvent) -> Self:
+        return cls(
+            message_id=event.id,
+            action=event.action,
+            entity_id=event.entity_id,
+            status=event.status,
+            attempts=event.attempts,
+            max_attempts=event.max_attempts,
+            next_retry_at=event.next_retry_at,
+            last_error=LastError.of(event.last_error),
+            result=event.result,
+            skipped_reason=event.skipped_reason,
+            created_at=event.created_at,
+            updated_at=event.updated_at,
+        )
+
+
+class FlowBucket(Answer):
+    start: Timestamp
+    counts: dict[FlowStep, int] = Field(description="Events that took each step.")
+
+
+class FlowChart(Answer):
+    """Events per step over a window: per minute up to six hours, per hour beyond.
+    `received` + `resubmitted` come in; `succeeded`, `skipped`, `failed` (the platform
+    rejected the data) and `deadLettered` go out; `retryScheduled` counts a retry
+    booked. The newest bucket fills in within `FLOW_FLUSH_SECONDS`."""
+
+    integration_id: str | None = Field(description="null: every integration together.")
+    granularity: Granularity
+    from_: Timestamp = Field(alias="from")
+    to: Timestamp
+    steps: list[FlowStep]
+    buckets: list[FlowBucket]
+    totals: dict[FlowStep, int]
+
+    @classmethod
+    def of(cls, chart: flow.Flow) -> Self:
+        return cls(
+            integration_id=chart.integration_id,
+            granularity=chart.granularity,
+            from_=chart.start,
+            to=chart.end,
+            steps=list(FlowStep),
+            buckets=[FlowBucket(start=start, counts=counts) for start, counts in chart.buckets],
+            totals=chart.totals,
         )
 
 

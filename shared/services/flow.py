@@ -4,12 +4,9 @@ all together. Read-only, and cheap however many events there are: it reads the
 counters' rows of the window (buckets times writers), never the events.
 
     await flow.flow({"integrationId": "int_3f…", "from": "2026-03-01T09:00:00Z"})
-    {"integrationId": "int_3f…", "granularity": "minute",
-     "from": "2026-03-01T09:00:00.000Z", "to": "2026-03-01T12:00:00.000Z",
-     "steps": ["received", "succeeded", …],
-     "buckets": [{"start": "2026-03-01T09:00:00.000Z",
-                  "counts": {"received": 40, "succeeded": 38, …}}, …],
-     "totals": {"received": 7200, …}}
+    Flow(integration_id="int_3f…", granularity=MINUTE, start=…09:00, end=…12:00,
+         buckets=[(…09:00, {RECEIVED: 40, SUCCEEDED: 38, …}), …],
+         totals={RECEIVED: 7200, …})
 
 The counts are written by each instance every `FLOW_FLUSH_SECONDS`, so the newest
 buckets fill in within that time (see `shared.services.flow_counter` for what else is
@@ -20,14 +17,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from shared.domain.clock import iso
 from shared.domain.errors import FieldProblem, ValidationFailed
-from shared.domain.flow import MAX_WINDOW, FlowStep, bucket_starts, granularity_for
+from shared.domain.flow import MAX_WINDOW, FlowStep, Granularity, bucket_starts, granularity_for
 from shared.services.management import parse_body, require_integration
 from shared.services.ports import FlowCounterStore, IntegrationStore
 
@@ -62,6 +59,18 @@ class FlowRequest(BaseModel):
         return start, end
 
 
+@dataclass(frozen=True)
+class Flow:
+    """Counts per step in each bucket of a window (every bucket present, zeros too)."""
+
+    integration_id: str | None
+    granularity: Granularity
+    start: datetime
+    end: datetime
+    buckets: list[tuple[datetime, dict[FlowStep, int]]]
+    totals: dict[FlowStep, int]
+
+
 class FlowService:
     def __init__(
         self,
@@ -73,7 +82,7 @@ class FlowService:
         self._counts = counts
         self._now = now
 
-    async def flow(self, document: Any) -> dict[str, Any]:
+    async def flow(self, document: Any) -> Flow:
         """Counts per step and bucket over the window; 400 for a bad window, 404 for an
         unknown integration."""
         request = parse_body(FlowRequest, document)
@@ -90,19 +99,18 @@ class FlowService:
             if row.key.start in per_bucket:
                 per_bucket[row.key.start].update(row.counts)
         totals: Counter[FlowStep] = sum(per_bucket.values(), Counter())
-        return {
-            "integrationId": request.integrationId,
-            "granularity": granularity.value,
-            "from": iso(start),
-            "to": iso(end),
-            "steps": [step.value for step in FlowStep],
-            "buckets": [{"start": iso(s), "counts": _counts(per_bucket[s])} for s in starts],
-            "totals": _counts(totals),
-        }
+        return Flow(
+            integration_id=request.integrationId,
+            granularity=granularity,
+            start=start,
+            end=end,
+            buckets=[(s, _counts(per_bucket[s])) for s in starts],
+            totals=_counts(totals),
+        )
 
 
-def _counts(counter: Counter[FlowStep]) -> dict[str, int]:
-    return {step.value: counter.get(step, 0) for step in FlowStep}
+def _counts(counter: Counter[FlowStep]) -> dict[FlowStep, int]:
+    return {step: counter.get(step, 0) for step in FlowStep}
 
 
 def _utc(moment: datetime) -> datetime:

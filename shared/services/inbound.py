@@ -21,13 +21,20 @@ from shared import telemetry
 from shared.config import Settings
 from shared.domain import lifecycle
 from shared.domain.clock import event_id_time_ms, from_epoch_ms, new_event_id
-from shared.domain.errors import Throttled, TransientError, Unprocessable, ValidationFailed
+from shared.domain.errors import (
+    NotFound,
+    Throttled,
+    TransientError,
+    Unprocessable,
+    ValidationFailed,
+)
 from shared.domain.flow import FlowStep
 from shared.domain.models import EventStatus, Integration, IntegrationEvent, OrderingScope
 from shared.domain.retry import policy_for
 from shared.domain.throttle import RateLimiter
 from shared.services.auth import authenticate_integration
 from shared.services.flow_counter import FlowCounter
+from shared.services.identifiers import EVENT_ID
 from shared.services.ports import (
     EventStore,
     IdempotencyRecord,
@@ -93,6 +100,8 @@ class InboundService:
         self._now = now
         rate = settings.inbound_requests_per_second
         self._limiter = RateLimiter(rate) if rate > 0 else None
+        # The sender's questions have a budget of their own: polling never slows a push.
+        self._lookups = RateLimiter(rate) if rate > 0 else None
 
     async def accept(self, request: InboundRequest) -> Accepted:
         with telemetry.span("inbound accept", kind=SpanKind.SERVER):
@@ -103,13 +112,7 @@ class InboundService:
 
     async def _accept(self, request: InboundRequest) -> Accepted:
         integration = await authenticate_integration(self._integrations, request.authorization)
-        if self._limiter is not None and (wait := self._limiter.retry_after(integration.id)):
-            raise Throttled(
-                f"Integration '{integration.name}' sends more than "
-                f"{self._settings.inbound_requests_per_second:g} requests per second; "
-                "slow down and retry after the Retry-After seconds.",
-                retry_after_seconds=max(1, math.ceil(wait)),
-            )
+        self._check_rate(self._limiter, integration)
         document = check_body(request.body, request.content_type, self._settings.max_body_bytes)
         validated = validate_inbound(document, self._settings.max_items_per_event)
         now = self._now()
@@ -154,6 +157,33 @@ class InboundService:
         )
         telemetry.log_event("accepted", event)
         return Accepted(event.id)
+
+    async def sent_event(self, authorization: str | None, message_id: str) -> IntegrationEvent:
+        """One of the sender's own messages, asked with the integration's key: two point
+        reads (the key's integration, then the event in that integration's partitions).
+        Another integration's message is not found there, so it is a 404 like an id that
+        never existed: ids cannot be probed across integrations."""
+        integration = await authenticate_integration(self._integrations, authorization)
+        self._check_rate(self._lookups, integration)
+        event = None
+        if EVENT_ID.fullmatch(message_id):
+            shards = integration.partition_shards
+            event = await self._events.get(integration.id, message_id, shards)
+        if event is None:
+            raise NotFound(
+                f"No message {message_id[:100]!r} from this integration. Use the messageId "
+                "the 202 answer gave, with the same integration's API key."
+            )
+        return event
+
+    def _check_rate(self, limiter: RateLimiter | None, integration: Integration) -> None:
+        if limiter is not None and (wait := limiter.retry_after(integration.id)):
+            raise Throttled(
+                f"Integration '{integration.name}' sends more than "
+                f"{self._settings.inbound_requests_per_second:g} requests per second; "
+                "slow down and retry after the Retry-After seconds.",
+                retry_after_seconds=max(1, math.ceil(wait)),
+            )
 
     async def _record(
         self,

@@ -18,6 +18,7 @@ from shared import bootstrap
 from shared.adapters.azure_storage import RequestCounter, StorageClients
 from shared.adapters.table_flow import TableFlowCounterStore
 from shared.adapters.table_integrations import TableIntegrationStore
+from shared.api import schemas
 from shared.config import Settings
 from shared.domain.flow import ALL_INTEGRATIONS, FlowStep, Granularity
 from shared.domain.models import Integration, Role
@@ -58,7 +59,8 @@ class Stack:
 
     async def chart(self, integration_id: str | None) -> dict[str, object]:
         window = {"from": self.hour.isoformat(), "to": (self.hour + timedelta(hours=1)).isoformat()}
-        return await self.flow.flow({"integrationId": integration_id, **window})
+        chart = await self.flow.flow({"integrationId": integration_id, **window})
+        return schemas.FlowChart.of(chart).to_json()
 
 
 @pytest_asyncio.fixture
@@ -172,7 +174,7 @@ async def test_the_services_count_on_the_real_adapters_and_write_on_shutdown(azu
         flow = FlowService(
             TableIntegrationStore(storage), TableFlowCounterStore(storage), lambda: now
         )
-        chart = await flow.flow({"integrationId": integration_id})
+        chart = schemas.FlowChart.of(await flow.flow({"integrationId": integration_id})).to_json()
     finally:
         await storage.close()
     assert totals(chart) == {"received": 2, "succeeded": 1, "failed": 1}
