@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from shared.api import schemas
 from shared.api.http_api import ApiRequest, ApiResponse
-from shared.domain.errors import NotFound, UnsupportedMediaType, ValidationFailed
+from shared.domain.errors import NotFound, UnsupportedMediaType
 from shared.services.auth import Caller
 from shared.services.inbound import InboundRequest
+from shared.services.json_input import read_json
 
 if TYPE_CHECKING:
     from shared.bootstrap import Container
@@ -28,10 +29,7 @@ def json_body(request: ApiRequest) -> Any:
     media = (request.header("content-type") or "application/json").split(";")[0].strip()
     if media != "application/json":
         raise UnsupportedMediaType("Send the body as JSON with 'Content-Type: application/json'.")
-    try:
-        return json.loads(request.body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValidationFailed("The body is not valid JSON.") from exc
+    return read_json(request.body)
 
 
 def who(caller: Caller | None) -> Caller:

@@ -80,3 +80,27 @@ async def test_malformed_ids_in_routes_are_404(world: World, bad: str) -> None:
     ]:
         answer = await send(world, method, template, b"", **params)
         refused(answer, 404)
+
+
+HOSTILE_BODIES = {
+    "a key twice": b'{"integrationId": "int_1", "status": "failed", "status": "queued"}',
+    "thousands of digits": b'{"integrationId": "int_1", "limit": ' + b"9" * 5000 + b"}",
+    "thousands of levels": b'{"integrationId": "int_1", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    "NaN": b'{"integrationId": "int_1", "limit": NaN}',
+    "not UTF-8": b'{"integrationId": "int_\xff"}',
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_BODIES))
+async def test_management_bodies_are_read_strictly(world: World, name: str) -> None:
+    integration, _ = await world.integration()
+    for method, template in [
+        ("POST", "v1/integrations"),
+        ("PATCH", "v1/integrations/{id}"),
+        ("POST", "v1/integrations/events/filter"),
+        ("POST", "v1/integrations/events/counts"),
+        ("POST", "v1/integrations/{id}/events/retry"),
+    ]:
+        answer = await send(world, method, template, HOSTILE_BODIES[name], id=integration.id)
+        assert refused(answer)["error"] == "validation_failed", template
+    assert not world.jobs.jobs
