@@ -234,7 +234,12 @@ def build(
             a.integrations,
             a.events,
             a.platform,
-            StalenessGuard(a.versions, now, sleep=sleep),
+            StalenessGuard(
+                a.versions,
+                now,
+                sleep=sleep,
+                remembered=timedelta(days=settings.retention_version_days),
+            ),
             breaker,
             now,
             alerts,

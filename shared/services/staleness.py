@@ -15,6 +15,12 @@ its records (a conditional write of the version row, in a fixed key order so two
 bulk events never wait on each other), waits while another event's claim is live,
 and the claim ends with the version's advance (or a release when the attempt did
 not succeed). One session per integration never needs claims.
+
+A record's version row is purged once its newest applied event is older than
+`RETENTION_VERSION_DAYS` (see `shared.domain.retention`). An event older than that
+finding no row can therefore not tell whether newer data was applied since: such a
+record is not fresh for it (a person resubmitting a very old failure gets it skipped,
+with `FORGOTTEN` as the reason, rather than stale data over newer data).
 """
 
 from __future__ import annotations
@@ -32,6 +38,11 @@ from shared.services.ports import EntityVersionStore, StaleWrite, StoredVersion
 
 # How often a worker looks again at a record another event has claimed.
 CLAIM_POLL_SECONDS = 0.1
+FORGOTTEN = (
+    "This event is older than the versions of its records are remembered "
+    "(RETENTION_VERSION_DAYS): whether newer data was applied since is not known, so "
+    "nothing was applied. Push the data again if it is still current."
+)
 
 
 @dataclass
@@ -42,6 +53,8 @@ class Freshness:
     keys: set[str]
     seen: dict[str, StoredVersion | None] = field(default_factory=dict)
     claimed: bool = False
+    # Why nothing is left to apply, when it is not a newer event (see FORGOTTEN).
+    reason: str | None = None
 
 
 def event_version(event: IntegrationEvent) -> str:
@@ -55,9 +68,11 @@ class StalenessGuard:
         now: Callable[[], datetime],
         concurrency: int = 16,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        remembered: timedelta | None = None,
     ) -> None:
         self._store = store
         self._now = now
+        self._remembered = remembered
         self._sleep = sleep
         self._limit = asyncio.Semaphore(concurrency)
 
@@ -81,16 +96,25 @@ class StalenessGuard:
 
         stored = await asyncio.gather(*(read(key) for key in keys))
         seen = dict(zip(keys, stored, strict=True))
+        forgotten = {key for key, found in seen.items() if found is None and self._too_old(event)}
+        reason = FORGOTTEN if forgotten else None
         if claim_for is None:
             fresh = {key for key, found in seen.items() if found is None or found.version <= mine}
-            return Freshness(fresh, seen)
-        result = Freshness(set(), seen, claimed=True)
+            return Freshness(fresh - forgotten, seen, reason=reason)
+        result = Freshness(set(), seen, claimed=True, reason=reason)
         for key in keys:  # in key order: two bulk events never wait on each other
+            if key in forgotten:
+                continue
             claimed = await self._claim(event.integration_id, key, mine, claim_for, seen[key])
             if claimed is not None:
                 result.keys.add(key)
                 result.seen[key] = claimed
         return result
+
+    def _too_old(self, event: IntegrationEvent) -> bool:
+        """Older than the versions are remembered: a missing row proves nothing."""
+        remembered = self._remembered
+        return remembered is not None and event.created_at < self._now() - remembered
 
     async def _claim(
         self,

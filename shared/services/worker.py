@@ -183,7 +183,8 @@ class Worker:
         if not calls:
             await _stop(mark)
             await self._staleness.release(event, fresh)
-            lifecycle.skip(event, SUPERSEDED, self._now())
+            reason = fresh.reason if fresh is not None else None
+            lifecycle.skip(event, reason or SUPERSEDED, self._now())
             await self._settle(event, shards, queued)
             return
         what = action.describe(data, event.entity_id)

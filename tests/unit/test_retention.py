@@ -153,3 +153,50 @@ def test_the_maintenance_timer_runs_the_purge() -> None:
     source = (Path(__file__).parents[2] / "function_app.py").read_text()
     body = source[source.index("async def maintenance(") :].split("\n\n\n")[0]
     assert "await services.retention.run_once()" in body
+
+
+def stock(sku: str, quantity: int) -> dict[str, object]:
+    return {"action": "inventory.set", "data": {"items": [{"sku": sku, "quantity": quantity}]}}
+
+
+async def test_an_event_older_than_the_remembered_versions_is_not_applied_blind() -> None:
+    # Its record's version row may have been purged: whether newer data was applied
+    # since cannot be told, so nothing is applied, and the reason says why.
+    world = world_with(RETENTION_VERSION_DAYS=1)
+    _, key = await world.integration()
+    old = await world.push(key, stock("OLD-SKU", 5))
+    message = world.bus.sent[-1]
+    world.clock.advance(2 * 86_400)
+    await world.deliver(message)
+    event = world.event(old)
+    assert event.status is EventStatus.SKIPPED
+    assert event.skipped_reason is not None and "RETENTION_VERSION_DAYS" in event.skipped_reason
+    assert world.platform.calls == []
+
+
+async def test_within_the_remembered_versions_a_missing_row_means_a_new_record() -> None:
+    world = world_with(RETENTION_VERSION_DAYS=1)
+    _, key = await world.integration()
+    new = await world.push(key, stock("NEW-SKU", 5))
+    world.platform.answer(200, {"items": []})
+    world.clock.advance(3_600)
+    await world.deliver()
+    assert world.event(new).status is EventStatus.SUCCESS
+    assert len(world.platform.calls) == 1
+
+
+async def test_an_old_event_whose_record_is_remembered_compares_as_always() -> None:
+    world = world_with(RETENTION_VERSION_DAYS=1, ENTITY_ORDERING_SHARDS=1)
+    _, key = await world.integration()
+    older = await world.push(key, stock("SKU", 1))
+    older_message = world.bus.sent[-1]
+    world.clock.advance(1)
+    newer = await world.push(key, stock("SKU", 2))
+    world.platform.answer(200, {"items": []})
+    await world.deliver()  # the newer one applies first
+    world.clock.advance(2 * 86_400)
+    await world.deliver(older_message)
+    assert world.event(newer).status is EventStatus.SUCCESS
+    skipped = world.event(older)
+    assert skipped.status is EventStatus.SKIPPED
+    assert skipped.skipped_reason is not None and "newer event" in skipped.skipped_reason
