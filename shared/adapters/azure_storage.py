@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -54,7 +55,10 @@ class RequestCounter:
 
     def __call__(self, request: PipelineRequest[Any]) -> None:
         http = request.http_request
-        self.requests.append(f"{http.method} {urlsplit(http.url).path}")
+        path = urlsplit(http.url).path
+        # A transaction goes to the account's $batch: its table is named inside.
+        table = _batch_table(http) if path.endswith("/$batch") else None
+        self.requests.append(f"{http.method} {path}" + (f" {table}" if table else ""))
 
     @property
     def count(self) -> int:
@@ -62,6 +66,20 @@ class RequestCounter:
 
     def reset(self) -> None:
         self.requests.clear()
+
+
+_BATCH_TARGET = re.compile(rb"(?m)^(?:POST|PUT|PATCH|MERGE|DELETE) \S*?/(\w+)[(\s]")
+
+
+def _batch_table(http: Any) -> str | None:
+    """The table of a transaction, from its first operation's request line."""
+    parts = (getattr(http, "multipart_mixed_info", None) or [[]])[0]
+    for part in parts:
+        body = part.body if isinstance(part.body, bytes) else str(part.body or "").encode()
+        found = _BATCH_TARGET.search(body)
+        if found:
+            return found.group(1).decode()
+    return None
 
 
 class StorageClients(StorageAccount):

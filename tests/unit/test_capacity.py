@@ -114,9 +114,13 @@ def test_every_round_trip_target_is_met_on_paper() -> None:
 
 
 def table_of(request: str) -> str:
-    """The table a recorded request went to; a `$batch` is an events transaction."""
-    resource = request.split()[1].split("/")[2]
-    return "events" if resource == "$batch" else resource.split("(")[0]
+    """The table a recorded request went to. A `$batch` (a transaction) names its table
+    after the path; one recorded without it is an events transaction."""
+    method_path_table = request.split()
+    resource = method_path_table[1].split("/")[2]
+    if resource == "$batch":
+        return method_path_table[2] if len(method_path_table) > 2 else "events"
+    return resource.split("(")[0]
 
 
 def test_the_table_is_what_the_round_trip_benchmark_measured() -> None:
