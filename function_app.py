@@ -115,6 +115,21 @@ async def me(req: func.HttpRequest) -> func.HttpResponse:
     return await _serve("v1/me", req)
 
 
+@app.route(route="v1/tokens", methods=["GET", "POST"])
+async def tokens(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve("v1/tokens", req)
+
+
+@app.route(route="v1/tokens/{tokenId}", methods=["DELETE"])
+async def token(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve("v1/tokens/{tokenId}", req)
+
+
+@app.route(route="v1/audit", methods=["GET"])
+async def account_audit(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve("v1/audit", req)
+
+
 @app.route(route="health", methods=["GET"])
 async def health(req: func.HttpRequest) -> func.HttpResponse:
     return await _serve("health", req)

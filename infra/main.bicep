@@ -139,6 +139,7 @@ var tableNames = [
   'alerts'
   'flowcounts'
   'retention'
+  'tokens'
 ]
 var payloadContainerName = 'payloads'
 

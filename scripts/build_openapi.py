@@ -33,6 +33,7 @@ from shared.api.routes import ROUTES, Access, Route
 from shared.domain.advice import advice_for
 from shared.domain.audit import AuditAction, AuditEntry, AuditPage
 from shared.domain.comm_log import logged_call
+from shared.domain.credentials import checksum
 from shared.domain.errors import (
     Conflict,
     Forbidden,
@@ -55,11 +56,13 @@ from shared.domain.models import (
     Role,
 )
 from shared.domain.outcomes import classify
+from shared.domain.tokens import TOKEN_PREFIX, ManagementToken
 from shared.services.auth import API_KEY_PREFIX, bearer_token, key_hint
 from shared.services.flow import Flow
 from shared.services.management import IssuedKey
 from shared.services.ports import EventPage
 from shared.services.queries import EventCounts, EventDetail, EventFilter
+from shared.services.tokens import IssuedToken
 from shared.services.validation import check_body, validate_inbound
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -355,6 +358,24 @@ def _flow() -> Json:
     return schemas.FlowChart.of(chart).to_json()
 
 
+def _token(*, revoked: bool = False) -> IssuedToken:
+    token = ManagementToken(
+        id="tok_5a1b2c3d4e5f6a7b",
+        name="maria.ops",
+        role=Role.OPERATOR,
+        secret_hash="",
+        created_at=T0,
+        created_by="admin (MANAGEMENT_TOKEN setting)",
+        integration_ids=[INTEGRATION_ID],
+        expires_at=T0 + timedelta(days=90),
+        last_used_at=T0 + timedelta(hours=2),
+    )
+    if revoked:
+        token.revoked_at, token.revoked_by = T0 + timedelta(days=3), "anna@contoso.com"
+    body = f"{TOKEN_PREFIX}{token.id}_Xq3vB8kLmN2pR7sT9wY4zA6cD1eF5gH0jK8lM3nP2qR"
+    return IssuedToken(token, f"{body}_{checksum(body)}")
+
+
 def response_examples() -> dict[str, Json]:
     failed, attempt = _failed_order()
     found = EventDetail(failed, mask(failed.payload), [attempt], advice_for(failed))
@@ -429,8 +450,30 @@ def response_examples() -> dict[str, Json]:
         },
         "me": {
             "operator": example(
-                "An operator named in X-Actor", {"role": "operator", "actor": "operator:maria.ops"}
+                "A named operator token limited to one integration",
+                {"role": "operator", "actor": "maria.ops", "integrationIds": [INTEGRATION_ID]},
+            ),
+            "admin": example(
+                "The first admin, from the settings",
+                {
+                    "role": "admin",
+                    "actor": "admin (MANAGEMENT_TOKEN setting)",
+                    "integrationIds": None,
+                },
+            ),
+        },
+        "createdToken": {
+            "created": example(
+                "Created; store the token now", schemas.CreatedToken.issued(_token()).to_json()
             )
+        },
+        "tokenList": {
+            "list": example(
+                "Every token, without secrets", schemas.TokenList.of([_token().token]).to_json()
+            )
+        },
+        "revokedToken": {
+            "revoked": example("Revoked", schemas.Token.of(_token(revoked=True).token).to_json())
         },
         "healthy": {"ok": example("Healthy", {"status": "ok", "dependencies": {"storage": "ok"}})},
         "degraded": {
@@ -679,6 +722,51 @@ def prose(ex: dict[str, Json]) -> dict[str, Prose]:
             "The new key.",
             "newKey",
         ),
+        "createToken": Prose(
+            "Make a named management token",
+            "A token for one person or tool: a name (the audit trail names its holder by "
+            "it), a role, optionally the integrations it is limited to (it then sees "
+            "nothing of the others: not by id, filter, count, chart, job or trail), and "
+            "optionally an expiry. The secret is in this answer only: store it now. Only "
+            "its SHA-256 is kept. A token limited to integrations cannot make tokens.",
+            "Made, with the secret.",
+            "createdToken",
+            {
+                "scoped": example(
+                    "An operator for one integration, for 90 days",
+                    {
+                        "name": "maria.ops",
+                        "role": "operator",
+                        "integrationIds": [INTEGRATION_ID],
+                        "expiresAt": "2025-07-30T10:00:00Z",
+                    },
+                ),
+                "reader": example("A read-only tool", {"name": "grafana", "role": "reader"}),
+            },
+        ),
+        "listTokens": Prose(
+            "List the named tokens",
+            "Every named token, oldest first, without its secret: who holds it, its role "
+            "and scope, when it expires, when it was last used (to within five minutes) "
+            "and whether it was revoked.",
+            "The tokens.",
+            "tokenList",
+        ),
+        "revokeToken": Prose(
+            "Revoke a token",
+            "The token is refused from its next request on (every request reads its "
+            "record). Revoking a revoked token changes nothing and answers it as it is.",
+            "The revoked token.",
+            "revokedToken",
+        ),
+        "getAccountAuditTrail": Prose(
+            "Who did what beyond one integration",
+            "The audit trail of actions that belong to no single integration — tokens made "
+            "and revoked, personal data erased — newest first, paged like an integration's "
+            "trail.",
+            "One page of the trail.",
+            "audit",
+        ),
         "getAuditTrail": Prose(
             "Who did what to an integration",
             "The integration's audit trail, newest first, in pages of `limit` (1–200, default "
@@ -688,7 +776,8 @@ def prose(ex: dict[str, Json]) -> dict[str, Prose]:
             "change made), `key.regenerated`, `event.resubmitted`, `events.resubmitted` (a "
             "bulk resubmission started, with its filter), `job.progressed` (the events a "
             "page of that job resubmitted) and `job.cancelled`. Each says when; who (the "
-            "token's role, `X-Actor`, and the client's address); and the fields it changed, "
+            "identity — a named token's name, the signed-in person, or the setting a token "
+            "came from — with its role and the client's address); and the fields it changed, "
             "`before` and `after`. A key appears only as its hint. A `limit` that is not a "
             "whole number from 1 to 200, or a token this API did not issue, is 400.",
             "One page of the trail.",
@@ -830,6 +919,7 @@ PATH_PARAMETERS = {
     "eventId": "EventId",
     "jobId": "JobId",
     "messageId": "MessageId",
+    "tokenId": "TokenId",
 }
 FILE_PARAMETER: Json = {
     "name": "file",
@@ -855,8 +945,6 @@ def operation(route: Route, words: Prose, ex: dict[str, Json]) -> Json:
     params: list[str] = []
     if route.access is Access.API_KEY and route.method == "POST":
         params.append("IdempotencyKey")
-    if route.role and route.role is not Role.READER:
-        params.append("Actor")  # a change: the audit trail names who made it
     params += route.query
     if params:
         op["parameters"] = [{"$ref": f"#/components/parameters/{name}"} for name in params]
@@ -915,6 +1003,7 @@ def _parameters() -> Json:
         "EventId": in_path("eventId", "The event's id (the `messageId`).", EVENT_ID),
         "MessageId": in_path("messageId", "The `messageId` the 202 answer gave.", EVENT_ID),
         "JobId": in_path("jobId", "The bulk resubmission job's id.", JOB_ID),
+        "TokenId": in_path("tokenId", "The token's id (not its secret).", "tok_5a1b2c3d4e5f6a7b"),
         "IdempotencyKey": {
             "name": "Idempotency-Key",
             "in": "header",
@@ -944,14 +1033,6 @@ def _parameters() -> Json:
                 "this API did not issue for this integration is 400."
             ),
             "schema": {"type": "string", "minLength": 1},
-        },
-        "Actor": {
-            "name": "X-Actor",
-            "in": "header",
-            "required": False,
-            "description": "Who is acting, for the audit trail (at most 100 characters kept).",
-            "schema": {"type": "string"},
-            "example": "maria.ops",
         },
     }
 
@@ -993,6 +1074,7 @@ def build() -> Json:
             {"name": "integrations", "description": "Integrations, their keys, the audit trail."},
             {"name": "events", "description": "Find events, see their attempts, resubmit."},
             {"name": "jobs", "description": "Bulk resubmission jobs: progress and cancel."},
+            {"name": "tokens", "description": "Named management tokens, the account's trail."},
             {"name": "operations", "description": "Health, the dashboard, this document."},
         ],
         "paths": document_paths,
@@ -1014,8 +1096,13 @@ def build() -> Json:
                         "A management token; each has one role. `reader`: read integrations, "
                         "events, jobs and the audit trail. `operator`: reader, plus resubmit "
                         "events and start or cancel bulk jobs. `admin`: operator, plus create "
-                        "and change integrations and regenerate keys. Too low a role gets 403, "
-                        "an unknown token 401. Send `X-Actor` so the audit trail names you."
+                        "and change integrations, regenerate keys and manage tokens. Named "
+                        "tokens (`avvyr_mgmt_…`, made with `POST /v1/tokens`) may be limited "
+                        "to some integrations and expire; the first admin's token comes from "
+                        "the `MANAGEMENT_TOKEN` setting. Where the Function App's Microsoft "
+                        "Entra ID sign-in is on (`ENTRA_AUTH_ENABLED`), a signed-in person's "
+                        "app role counts instead. Too low a role, or an integration outside "
+                        "a token's scope, gets 403; an unknown, revoked or expired token 401."
                     ),
                 },
             },

@@ -48,11 +48,13 @@ if TYPE_CHECKING:
         ScheduleStore,
         SecretStore,
         StorageAccount,
+        TokenStore,
     )
     from shared.services.queries import QueryService
     from shared.services.recovery import RecoveryService
     from shared.services.resubmission import ResubmissionService
     from shared.services.retention import RetentionService
+    from shared.services.tokens import TokenService
     from shared.services.worker import Worker
 
 
@@ -72,6 +74,7 @@ class Adapters:
     alert_sink: AlertSink | None
     flow_counts: FlowCounterStore
     retention: RetentionStore
+    tokens: TokenStore
     secrets: SecretStore
     bus: MessageBus
     platform: PlatformClient
@@ -93,6 +96,7 @@ class Container:
     recovery: RecoveryService
     resubmission: ResubmissionService
     retention: RetentionService
+    tokens: TokenService
     dead_letters: DeadLetterService
     flow_counter: FlowCounter
     flow: FlowService
@@ -149,6 +153,7 @@ def azure_adapters(settings: Settings) -> Adapters:
     from shared.adapters.table_jobs import TableJobStore
     from shared.adapters.table_retention import TableRetentionStore
     from shared.adapters.table_schedule import TableIdempotencyStore, TableScheduleStore
+    from shared.adapters.table_tokens import TableTokenStore
     from shared.adapters.table_versions import TableEntityVersionStore
     from shared.adapters.webhook import TableAlertLedger, WebhookAlertSink
     from shared.domain.throttle import Throttle
@@ -169,6 +174,7 @@ def azure_adapters(settings: Settings) -> Adapters:
         else None,
         flow_counts=TableFlowCounterStore(storage),
         retention=TableRetentionStore(storage),
+        tokens=TableTokenStore(storage),
         secrets=secret_store_for(settings),
         bus=_message_bus(settings),
         platform=HttpPlatformClient(
@@ -206,6 +212,7 @@ def build(
     from shared.services.resubmission import ResubmissionService
     from shared.services.retention import RetentionService
     from shared.services.staleness import StalenessGuard
+    from shared.services.tokens import TokenService
     from shared.services.worker import Worker
 
     settings = settings or Settings()
@@ -252,6 +259,7 @@ def build(
             a.integrations, a.events, a.jobs, recovery, audit, now, flow
         ),
         retention=RetentionService(settings, a.integrations, a.retention, now, monotonic),
+        tokens=TokenService(settings, a.tokens, a.integrations, audit, now),
         dead_letters=DeadLetterService(a.events, now, alerts, flow),
         flow_counter=flow,
         flow=FlowService(a.integrations, a.flow_counts, now),

@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     reader_token: str | None = Field(
         None, alias="READER_TOKEN", description="Token that may only read events."
     )
+    entra_auth_enabled: bool = Field(
+        False,
+        alias="ENTRA_AUTH_ENABLED",
+        description="Set when the Function App's built-in authentication (Microsoft Entra "
+        "ID) is on: only then are its X-MS-CLIENT-PRINCIPAL headers believed, and a "
+        "signed-in person's app role (Integrations.Reader/Operator/Admin) is their role.",
+    )
 
     # --- Platform (downstream) ---
     platform_base_url: str = Field(

@@ -25,6 +25,8 @@ param applicationInsightsConnectionString string
 param platformBaseUrl string
 param retryScanSchedule string
 param alertWebhookEnabled bool = false
+@description('Whether the app\'s built-in authentication (Microsoft Entra ID) is configured; only then does the app believe its X-MS-CLIENT-PRINCIPAL headers.')
+param entraAuthEnabled bool = false
 
 @description('Extra app settings (name: string value) merged last, e.g. {"RETRY_MAX_ATTEMPTS": "12"}.')
 param appSettingOverrides object = {}
@@ -81,6 +83,8 @@ var appSettings = {
   PLATFORM_API_TOKEN: '${keyVaultReferencePrefix}${keyVaultSecretNames.platformApiToken})'
   ALERT_WEBHOOK_URL: alertWebhookEnabled ? '${keyVaultReferencePrefix}${keyVaultSecretNames.alertWebhookUrl})' : ''
   PLATFORM_BASE_URL: platformBaseUrl
+  // True only with authsettingsV2 on: App Service then strips client-sent X-MS-* headers.
+  ENTRA_AUTH_ENABLED: entraAuthEnabled ? 'true' : 'false'
   // Resolves %RETRY_SCAN_SCHEDULE% in the timer trigger (must exist in Azure).
   RETRY_SCAN_SCHEDULE: retryScanSchedule
   DASHBOARD_URL: 'https://${name}.azurewebsites.net/dashboard'

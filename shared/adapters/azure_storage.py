@@ -40,6 +40,7 @@ TABLES = (
     "alerts",
     "flowcounts",
     "retention",
+    "tokens",
 )
 PAYLOAD_CONTAINER = "payloads"
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.api import schemas
 from shared.api.http_api import ApiRequest, ApiResponse
+from shared.domain.audit import ACCOUNT_TRAIL
 from shared.domain.errors import NotFound, UnsupportedMediaType
 from shared.services.auth import Caller
 from shared.services.inbound import InboundRequest
@@ -37,6 +38,19 @@ def who(caller: Caller | None) -> Caller:
     guarantees one)."""
     assert caller is not None, "a management route without an authenticated caller"
     return caller
+
+
+def scoped_body(request: ApiRequest, caller: Caller | None, *, named: bool = True) -> Any:
+    """The JSON body of a route that names its integration in `integrationId`, held to
+    the caller's integrations. Without one (`named=False` routes may mean "all"), a
+    scoped token is refused: "all" would include integrations it may not see."""
+    document = json_body(request)
+    named_id = document.get("integrationId") if isinstance(document, dict) else None
+    if isinstance(named_id, str):
+        who(caller).require(named_id.strip())
+    elif not named:
+        who(caller).require_every_integration("ask about every integration at once")
+    return document
 
 
 # --- inbound ------------------------------------------------------------------------
@@ -65,9 +79,10 @@ async def sent_message(
 
 # --- integrations -------------------------------------------------------------------
 async def list_integrations(
-    services: Container, request: ApiRequest, _: Caller | None
+    services: Container, request: ApiRequest, caller: Caller | None
 ) -> schemas.IntegrationList:
-    return schemas.IntegrationList.of(await services.management.list())
+    listed = await services.management.list()
+    return schemas.IntegrationList.of([i for i in listed if who(caller).may_see(i.id)])
 
 
 async def create_integration(
@@ -110,21 +125,24 @@ async def audit(services: Container, request: ApiRequest, _: Caller | None) -> s
 
 # --- events -------------------------------------------------------------------------
 async def filter_events(
-    services: Container, request: ApiRequest, _: Caller | None
+    services: Container, request: ApiRequest, caller: Caller | None
 ) -> schemas.EventPage:
-    return schemas.EventPage.of(await services.queries.filter(json_body(request)))
+    page = await services.queries.filter(scoped_body(request, caller))
+    return schemas.EventPage.of(page)
 
 
 async def count_events(
-    services: Container, request: ApiRequest, _: Caller | None
+    services: Container, request: ApiRequest, caller: Caller | None
 ) -> schemas.EventCounts:
-    return schemas.EventCounts.of(await services.queries.counts(json_body(request)))
+    counts = await services.queries.counts(scoped_body(request, caller))
+    return schemas.EventCounts.of(counts)
 
 
 async def event_flow(
-    services: Container, request: ApiRequest, _: Caller | None
+    services: Container, request: ApiRequest, caller: Caller | None
 ) -> schemas.FlowChart:
-    return schemas.FlowChart.of(await services.flow.flow(json_body(request)))
+    chart = await services.flow.flow(scoped_body(request, caller, named=False))
+    return schemas.FlowChart.of(chart)
 
 
 async def event_detail(
@@ -168,8 +186,40 @@ async def cancel_job(
 
 # --- operations ---------------------------------------------------------------------
 async def me(services: Container, request: ApiRequest, caller: Caller | None) -> schemas.Me:
-    assert caller is not None
-    return schemas.Me(role=caller.role, actor=caller.actor)
+    found = who(caller)
+    scope = sorted(found.integration_ids) if found.integration_ids is not None else None
+    return schemas.Me(role=found.role, actor=found.actor, integration_ids=scope)
+
+
+# --- management tokens and the account's own trail ----------------------------------
+async def create_token(
+    services: Container, request: ApiRequest, caller: Caller | None
+) -> schemas.CreatedToken:
+    return schemas.CreatedToken.issued(
+        await services.tokens.create(json_body(request), who(caller))
+    )
+
+
+async def list_tokens(
+    services: Container, request: ApiRequest, _: Caller | None
+) -> schemas.TokenList:
+    return schemas.TokenList.of(await services.tokens.list())
+
+
+async def revoke_token(
+    services: Container, request: ApiRequest, caller: Caller | None
+) -> schemas.Token:
+    revoked = await services.tokens.revoke(request.route_params["tokenId"], who(caller))
+    return schemas.Token.of(revoked)
+
+
+async def account_audit(
+    services: Container, request: ApiRequest, _: Caller | None
+) -> schemas.AuditTrail:
+    page = await services.audit.page(
+        ACCOUNT_TRAIL, request.query.get("limit"), request.query.get("continuationToken")
+    )
+    return schemas.AuditTrail.of(page)
 
 
 async def health(services: Container, request: ApiRequest, _: Caller | None) -> ApiResponse:

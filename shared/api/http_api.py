@@ -58,23 +58,22 @@ UNAVAILABLE = (
 
 async def serve(services: Container, template: str, request: ApiRequest) -> ApiResponse:
     """Answer a request to the route declared as `template`."""
-    from shared.api.routes import BY_TEMPLATE, Access
+    from shared.api.routes import BY_TEMPLATE, Access, Scope
     from shared.api.schemas import Answer
     from shared.domain.errors import IntegrationsError
-    from shared.services.auth import require_role
+    from shared.services.auth import authorize
 
     route = BY_TEMPLATE[(request.method, template)]
     try:
         caller = None
         if route.access is Access.MANAGEMENT:
             assert route.role is not None
-            caller = require_role(
-                services.settings,
-                request.header("authorization"),
-                route.role,
-                request.header("x-actor"),
-                request.header("x-forwarded-for"),
-            )
+            identity = await services.tokens.identify(request.headers)
+            caller = authorize(identity, route.role, request.header("x-forwarded-for"))
+            if route.scope is Scope.PATH:
+                caller.require(request.route_params["id"])
+            elif route.scope is Scope.EVERY_INTEGRATION:
+                caller.require_every_integration(route.doing)
         answer = await route.handler(services, request, caller)
     except IntegrationsError as error:
         return error_answer(error)

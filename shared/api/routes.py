@@ -20,6 +20,7 @@ from shared.domain.models import Role
 from shared.services.flow import FlowRequest
 from shared.services.management import CreateIntegration, PatchIntegration
 from shared.services.queries import CountsRequest, EventFilter
+from shared.services.tokens import CreateToken
 
 
 class Access(StrEnum):
@@ -28,6 +29,18 @@ class Access(StrEnum):
     API_KEY = "integrationApiKey"  # the integration's own key
     MANAGEMENT = "managementToken"  # a token with a role
     PUBLIC = "public"  # nobody needs to
+
+
+class Scope(StrEnum):
+    """Which integration a management route touches, so a token limited to some
+    integrations is held to them (`shared.api.http_api.serve` checks PATH and
+    EVERY_INTEGRATION before the handler; the handler checks BODY and LISTED)."""
+
+    PATH = "path"  # the route's {id}
+    BODY = "body"  # the body's integrationId (a handler checks it)
+    LISTED = "listed"  # a list, cut to the caller's integrations by the handler
+    EVERY_INTEGRATION = "every"  # acts beyond any one integration: unscoped tokens only
+    CALLER = "caller"  # about the caller alone
 
 
 # Bodies whose schema is not one model: the inbound union of every action's envelope,
@@ -60,6 +73,8 @@ class Route:
     body: Body | None = None
     errors: tuple[int, ...] = ()  # besides 401/403 of a management route
     query: tuple[str, ...] = ()  # the URL parameters it reads, by their OpenAPI names
+    scope: Scope | None = None  # for management routes: see Scope
+    doing: str = ""  # for EVERY_INTEGRATION: what a scoped token is refused, in words
 
     @property
     def documented_errors(self) -> tuple[int, ...]:
@@ -73,17 +88,19 @@ def management(
     path: str,
     handler: Handler,
     role: Role,
+    scope: Scope,
     *,
     tag: str,
-    response: type[schemas.Answer],
+    response: type[schemas.Answer] | None,
     status: int = 200,
     body: Body | None = None,
     errors: tuple[int, ...] = (503,),
     query: tuple[str, ...] = (),
+    doing: str = "",
 ) -> Route:
     return Route(
         operation_id, method, path, handler, tag, status, response, Access.MANAGEMENT, role, body,
-        errors, query,
+        errors, query, scope, doing,
     )  # fmt: skip
 
 
@@ -120,6 +137,7 @@ ROUTES: tuple[Route, ...] = (
         "v1/integrations",
         handlers.list_integrations,
         Role.READER,
+        Scope.LISTED,
         tag="integrations",
         response=schemas.IntegrationList,
     ),
@@ -129,8 +147,10 @@ ROUTES: tuple[Route, ...] = (
         "v1/integrations",
         handlers.create_integration,
         Role.ADMIN,
+        Scope.EVERY_INTEGRATION,
         tag="integrations",
         response=schemas.CreatedIntegration,
+        doing="create integrations (it could not see the new one)",
         status=201,
         body=Body(CreateIntegration),
         errors=(400, 415, 503),
@@ -141,6 +161,7 @@ ROUTES: tuple[Route, ...] = (
         "v1/integrations/{id}",
         handlers.get_integration,
         Role.READER,
+        Scope.PATH,
         tag="integrations",
         response=schemas.Integration,
         errors=(404, 503),
@@ -151,6 +172,7 @@ ROUTES: tuple[Route, ...] = (
         "v1/integrations/{id}",
         handlers.update_integration,
         Role.ADMIN,
+        Scope.PATH,
         tag="integrations",
         response=schemas.Integration,
         body=Body(PatchIntegration),
@@ -162,6 +184,7 @@ ROUTES: tuple[Route, ...] = (
         "v1/integrations/{id}/regenerate-key",
         handlers.regenerate_key,
         Role.ADMIN,
+        Scope.PATH,
         tag="integrations",
         response=schemas.NewApiKey,
         errors=(404, 409, 503),
@@ -172,6 +195,7 @@ ROUTES: tuple[Route, ...] = (
         "v1/integrations/{id}/audit",
         handlers.audit,
         Role.READER,
+        Scope.PATH,
         tag="integrations",
         response=schemas.AuditTrail,
         errors=(400, 404, 503),
@@ -183,6 +207,7 @@ ROUTES: tuple[Route, ...] = (
         "v1/integrations/events/filter",
         handlers.filter_events,
         Role.READER,
+        Scope.BODY,
         tag="events",
         response=schemas.EventPage,
         body=Body(EventFilter),
@@ -194,6 +219,7 @@ ROUTES: tuple[Route, ...] = (
         "v1/integrations/events/counts",
         handlers.count_events,
         Role.READER,
+        Scope.BODY,
         tag="events",
         response=schemas.EventCounts,
         body=Body(CountsRequest),
@@ -205,6 +231,7 @@ ROUTES: tuple[Route, ...] = (
         "v1/integrations/events/flow",
         handlers.event_flow,
         Role.READER,
+        Scope.BODY,
         tag="events",
         response=schemas.FlowChart,
         body=Body(FlowRequest, required=False),
@@ -216,6 +243,7 @@ ROUTES: tuple[Route, ...] = (
         "v1/integrations/{id}/events/{eventId}",
         handlers.event_detail,
         Role.READER,
+        Scope.PATH,
         tag="events",
         response=schemas.EventDetail,
         errors=(404, 503),
@@ -226,6 +254,7 @@ ROUTES: tuple[Route, ...] = (
         "v1/integrations/{id}/events/{eventId}/retry",
         handlers.retry_event,
         Role.OPERATOR,
+        Scope.PATH,
         tag="events",
         response=schemas.Resubmitted,
         status=202,
@@ -237,6 +266,7 @@ ROUTES: tuple[Route, ...] = (
         "v1/integrations/{id}/events/retry",
         handlers.bulk_retry,
         Role.OPERATOR,
+        Scope.PATH,
         tag="events",
         response=schemas.Job,
         status=202,
@@ -249,6 +279,7 @@ ROUTES: tuple[Route, ...] = (
         "v1/integrations/{id}/jobs/{jobId}",
         handlers.get_job,
         Role.READER,
+        Scope.PATH,
         tag="jobs",
         response=schemas.Job,
         errors=(404, 503),
@@ -259,6 +290,7 @@ ROUTES: tuple[Route, ...] = (
         "v1/integrations/{id}/jobs/{jobId}/cancel",
         handlers.cancel_job,
         Role.OPERATOR,
+        Scope.PATH,
         tag="jobs",
         response=schemas.Job,
         errors=(404, 503),
@@ -269,9 +301,59 @@ ROUTES: tuple[Route, ...] = (
         "v1/me",
         handlers.me,
         Role.READER,
+        Scope.CALLER,
         tag="operations",
         response=schemas.Me,
-        errors=(),
+    ),
+    management(
+        "createToken",
+        "POST",
+        "v1/tokens",
+        handlers.create_token,
+        Role.ADMIN,
+        Scope.EVERY_INTEGRATION,
+        tag="tokens",
+        response=schemas.CreatedToken,
+        status=201,
+        body=Body(CreateToken),
+        errors=(400, 404, 415, 503),
+        doing="manage tokens",
+    ),
+    management(
+        "listTokens",
+        "GET",
+        "v1/tokens",
+        handlers.list_tokens,
+        Role.ADMIN,
+        Scope.EVERY_INTEGRATION,
+        tag="tokens",
+        response=schemas.TokenList,
+        doing="manage tokens",
+    ),
+    management(
+        "revokeToken",
+        "DELETE",
+        "v1/tokens/{tokenId}",
+        handlers.revoke_token,
+        Role.ADMIN,
+        Scope.EVERY_INTEGRATION,
+        tag="tokens",
+        response=schemas.Token,
+        errors=(404, 409, 503),
+        doing="manage tokens",
+    ),
+    management(
+        "getAccountAuditTrail",
+        "GET",
+        "v1/audit",
+        handlers.account_audit,
+        Role.ADMIN,
+        Scope.EVERY_INTEGRATION,
+        tag="tokens",
+        response=schemas.AuditTrail,
+        errors=(400, 503),
+        query=("AuditLimit", "ContinuationToken"),
+        doing="read the account's audit trail",
     ),
     Route("health", "GET", "health", handlers.health, "operations", 200, schemas.Health, PUBLIC),
     Route("dashboard", "GET", "dashboard", handlers.dashboard, "operations", 200, None, PUBLIC),

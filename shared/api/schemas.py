@@ -21,8 +21,10 @@ from shared.domain.errors import RequestError
 from shared.domain.flow import FlowStep, Granularity
 from shared.domain.jobs import JobStatus
 from shared.domain.models import AttemptOutcome, ErrorKind, EventStatus, OrderingScope, Role
+from shared.domain.tokens import ManagementToken
 from shared.services import flow, ports, queries
 from shared.services.management import IssuedKey
+from shared.services.tokens import IssuedToken
 
 # Every time in an answer: ISO 8601 UTC with milliseconds and a Z.
 Timestamp = Annotated[
@@ -493,3 +495,54 @@ class Me(Answer):
 
     role: Role
     actor: str = Field(description="How the audit trail names this caller.")
+    integration_ids: list[str] | None = Field(
+        description="The integrations the token is limited to; null: every integration."
+    )
+
+
+class Token(Answer):
+    """A named management token, without its secret."""
+
+    id: str
+    name: str
+    role: Role
+    integration_ids: list[str] | None = Field(description="null: every integration.")
+    expires_at: Timestamp | None
+    created_at: Timestamp
+    created_by: str
+    revoked_at: Timestamp | None
+    revoked_by: str | None
+    last_used_at: Timestamp | None = Field(description="To within five minutes.")
+
+    @classmethod
+    def of(cls, token: ManagementToken) -> Self:
+        return cls(
+            id=token.id,
+            name=token.name,
+            role=token.role,
+            integration_ids=token.integration_ids,
+            expires_at=token.expires_at,
+            created_at=token.created_at,
+            created_by=token.created_by,
+            revoked_at=token.revoked_at,
+            revoked_by=token.revoked_by,
+            last_used_at=token.last_used_at,
+        )
+
+
+class CreatedToken(Token):
+    """The new token and its secret, shown this once."""
+
+    token: str = Field(description="Shown this once: store it now.")
+
+    @classmethod
+    def issued(cls, issued: IssuedToken) -> Self:
+        return cls(**Token.of(issued.token).model_dump(), token=issued.secret)
+
+
+class TokenList(Answer):
+    tokens: list[Token]
+
+    @classmethod
+    def of(cls, found: list[ManagementToken]) -> Self:
+        return cls(tokens=[Token.of(token) for token in found])

@@ -31,6 +31,8 @@ class AuditAction(StrEnum):
     # started the job): the trail says which events a bulk resubmission reached.
     JOB_PROGRESSED = "job.progressed"
     JOB_CANCELLED = "job.cancelled"
+    TOKEN_CREATED = "token.created"  # a named management token made (never its secret)
+    TOKEN_REVOKED = "token.revoked"
     # A person's data erased on request (on the trail "privacy"): the counts and a
     # hash prefix of the value, never the value.
     DATA_ERASED = "data.erased"
@@ -40,6 +42,10 @@ class AuditAction(StrEnum):
         """The action a stored row names, including rows written before these names."""
         return LEGACY_ACTIONS.get(stored) or cls(stored)
 
+
+# The trail of actions beyond any one integration (tokens, erasures); no integration
+# has this id, and `GET /v1/audit` reads it.
+ACCOUNT_TRAIL = "*"
 
 LEGACY_ACTIONS = {
     "resubmit": AuditAction.EVENT_RESUBMITTED,

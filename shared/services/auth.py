@@ -3,8 +3,9 @@
 An API key is shown once; only its SHA-256 is stored. A key names its integration
 ("avvyr_int_live_<integration id>_<secret>"), so authenticating is one point read of
 that integration and a constant-time comparison with its hash; keys issued without
-the id are still found through the hash index (two reads). Management tokens come
-from settings, one per role.
+the id are still found through the hash index (two reads). Who calls a management
+route is found by `shared.services.tokens`; `authorize` turns that identity into the
+caller a route may serve.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from shared.config import Settings
 from shared.domain.errors import Forbidden, Unauthenticated
 from shared.domain.models import Integration, Role
+from shared.domain.tokens import Identity
 from shared.services.ports import IntegrationStore
 
 API_KEY_PREFIX = "avvyr_int_live_"
@@ -96,28 +98,47 @@ def management_role(settings: Settings, authorization: str | None) -> Role:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who makes a management request: the token's role, the name the audit trail
-    gives them (the role, and the person the request names in `X-Actor`), and the
-    client's address as Azure's front end saw it (None when there is none)."""
+    """Who makes a management request: their role, the name the audit trail gives them
+    (the identity's: a named token's name, the signed-in person, or the setting a
+    token came from; never a name the request typed), the client's address as Azure's
+    front end saw it (None when there is none), and the integrations a scoped token
+    is limited to (None: every integration)."""
 
     role: Role
     actor: str
     address: str | None = None
+    integration_ids: frozenset[str] | None = None
+
+    @property
+    def scoped(self) -> bool:
+        return self.integration_ids is not None
+
+    def may_see(self, integration_id: str) -> bool:
+        return self.integration_ids is None or integration_id in self.integration_ids
+
+    def require(self, integration_id: str) -> None:
+        """403 unless the caller may see the integration: asked before storage is, so
+        the answer is the same whether the integration exists or not."""
+        if not self.may_see(integration_id):
+            raise Forbidden(
+                f"This token is limited to other integrations than {integration_id[:100]!r}."
+            )
+
+    def require_every_integration(self, doing: str) -> None:
+        if self.scoped:
+            raise Forbidden(
+                f"A token limited to some integrations cannot {doing}; use one that is not."
+            )
 
 
-def require_role(
-    settings: Settings,
-    authorization: str | None,
-    needed: Role,
-    person: str | None = None,
-    forwarded_for: str | None = None,
-) -> Caller:
-    role = management_role(settings, authorization)
-    if not role.allows(needed):
-        raise Forbidden(f"This needs the {needed.value} role; your token has {role.value}.")
-    named = (person or "").strip()[:100]
-    actor = f"{role.value}:{named}" if named else role.value
-    return Caller(role, actor, client_address(forwarded_for))
+def authorize(identity: Identity, needed: Role, forwarded_for: str | None = None) -> Caller:
+    """The caller, if the identity's role is at least `needed`; else 403."""
+    if not identity.role.allows(needed):
+        raise Forbidden(
+            f"This needs the {needed.value} role; your token has {identity.role.value}."
+        )
+    address = client_address(forwarded_for)
+    return Caller(identity.role, identity.name, address, identity.integration_ids)
 
 
 def client_address(forwarded_for: str | None) -> str | None:

@@ -25,7 +25,8 @@ from shared.domain.models import (
     PlatformExchange,
     QueueMessage,
 )
-from shared.domain.retention import Purged, PurgeSchedule, RecordKind
+from shared.domain.retention import Purged, RecordKind
+from shared.domain.tokens import ManagementToken
 
 
 @dataclass(frozen=True)
@@ -325,8 +326,25 @@ class RetentionStore(ABC):
         before `before`, with their companions; keep what must stay."""
 
     @abstractmethod
-    async def schedule(self) -> PurgeSchedule:
-        """When the next purge is due (None: never run) and where it goes on."""
+    async def next_run(self) -> datetime | None:
+        """When the next purge is due; None if never run."""
 
     @abstractmethod
-    async def set_schedule(self, schedule: PurgeSchedule) -> None: ...
+    async def set_next_run(self, at: datetime) -> None: ...
+
+
+class TokenStore(ABC):
+    """Named management tokens by id (a token's secret names its id: one point read)."""
+
+    @abstractmethod
+    async def add(self, token: ManagementToken) -> None: ...
+
+    @abstractmethod
+    async def get(self, token_id: str) -> ManagementToken | None: ...
+
+    @abstractmethod
+    async def list(self) -> list[ManagementToken]: ...
+
+    @abstractmethod
+    async def save(self, token: ManagementToken) -> None:
+        """Over the copy read (its etag); StaleWrite if it changed since."""

@@ -36,7 +36,8 @@ from shared.domain.models import (
     QueueMessage,
     Role,
 )
-from shared.domain.retention import Purged, PurgeSchedule, RecordKind
+from shared.domain.retention import Purged, RecordKind
+from shared.domain.tokens import ManagementToken
 from shared.services.auth import Caller, generate_api_key, hash_key, key_hint
 from shared.services.inbound import InboundRequest
 from shared.services.ports import (
@@ -59,6 +60,7 @@ from shared.services.ports import (
     StaleWrite,
     StorageAccount,
     StoredVersion,
+    TokenStore,
 )
 
 START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -609,7 +611,6 @@ class FakeRetentionStore(RetentionStore):
         self.kept: dict[tuple[str, str], int] = {}
         self.calls: list[tuple[RecordKind, str, int, datetime, int]] = []
         self.due: datetime | None = None
-        self.resume_after: str | None = None
         self.down: set[str] = set()  # kinds whose purge fails as storage would
 
     async def purge(
@@ -623,11 +624,11 @@ class FakeRetentionStore(RetentionStore):
         self.expired[(kind, scope)] = left - taken
         return Purged(taken, self.kept.get((kind, scope), 0), more=left > limit)
 
-    async def schedule(self) -> PurgeSchedule:
-        return PurgeSchedule(self.due, self.resume_after)
+    async def next_run(self) -> datetime | None:
+        return self.due
 
-    async def set_schedule(self, schedule: PurgeSchedule) -> None:
-        self.due, self.resume_after = schedule.due, schedule.resume_after
+    async def set_next_run(self, at: datetime) -> None:
+        self.due = at
 
 
 class FakeAlertLedger(AlertLedger):
@@ -661,6 +662,7 @@ class World:
     jobs: FakeJobStore = field(default_factory=lambda: FakeJobStore())
     flow_counts: FakeFlowCounterStore = field(default_factory=FakeFlowCounterStore)
     retention: FakeRetentionStore = field(default_factory=FakeRetentionStore)
+    tokens: FakeTokenStore = field(default_factory=lambda: FakeTokenStore())
 
     def __post_init__(self) -> None:
         self.schedule = self.events.schedule
@@ -678,6 +680,7 @@ class World:
                 alert_sink=None,
                 flow_counts=self.flow_counts,
                 retention=self.retention,
+                tokens=self.tokens,
                 secrets=self.secrets,
                 bus=self.bus,
                 platform=self.platform,
@@ -775,3 +778,33 @@ class FakeJobStore(JobStore):
     def trail(self, integration_id: str | None = None) -> list[AuditEntry]:
         """Rows written, oldest first (of one integration, if named)."""
         return [e for e in self.entries if integration_id in (None, e.integration_id)]
+
+
+class FakeTokenStore(TokenStore):
+    """Named tokens by id, with etags like the table's."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, ManagementToken] = {}
+        self.saves = 0
+        self._versions = itertools.count(1)
+
+    async def add(self, token: ManagementToken) -> None:
+        if token.id in self.tokens:
+            raise StaleWrite(f"token {token.id} exists")
+        token.etag = str(next(self._versions))
+        self.tokens[token.id] = copy.deepcopy(token)
+
+    async def get(self, token_id: str) -> ManagementToken | None:
+        found = self.tokens.get(token_id)
+        return copy.deepcopy(found) if found else None
+
+    async def list(self) -> list[ManagementToken]:
+        return [copy.deepcopy(token) for token in self.tokens.values()]
+
+    async def save(self, token: ManagementToken) -> None:
+        stored = self.tokens.get(token.id)
+        if stored is None or stored.etag != token.etag:
+            raise StaleWrite(f"token {token.id} changed")
+        self.saves += 1
+        token.etag = str(next(self._versions))
+        self.tokens[token.id] = copy.deepcopy(token)

@@ -7,16 +7,17 @@ import pytest
 from shared.config import Settings
 from shared.domain.errors import Forbidden, Unauthenticated
 from shared.domain.models import Role
+from shared.domain.tokens import Identity, IdentityKind
 from shared.services.auth import (
     API_KEY_PREFIX,
     authenticate_integration,
+    authorize,
     bearer_token,
     generate_api_key,
     hash_key,
     integration_named_by,
     key_hint,
     management_role,
-    require_role,
 )
 from tests.unit.fakes import FakeIntegrationStore, make_integration
 
@@ -65,11 +66,12 @@ def test_each_role_may_do_its_own_and_lesser_things(
 ) -> None:
     header = f"Bearer {TOKENS[role]}"
     assert management_role(SETTINGS, header) is role
+    identity = Identity("someone", role, IdentityKind.TOKEN)
     if allowed:
-        assert require_role(SETTINGS, header, needed).role is role
+        assert authorize(identity, needed).role is role
     else:
         with pytest.raises(Forbidden) as caught:
-            require_role(SETTINGS, header, needed)
+            authorize(identity, needed)
         assert caught.value.status == 403
         assert f"needs the {needed.value} role" in caught.value.message
         assert f"your token has {role.value}" in caught.value.message
@@ -77,14 +79,14 @@ def test_each_role_may_do_its_own_and_lesser_things(
 
 def test_an_integration_key_on_management_routes_is_403() -> None:
     with pytest.raises(Forbidden) as caught:
-        require_role(SETTINGS, f"Bearer {generate_api_key('int_0123456789abcdef')}", Role.READER)
+        management_role(SETTINGS, f"Bearer {generate_api_key('int_0123456789abcdef')}")
     assert caught.value.status == 403 and "/integrations/custom/inbound" in caught.value.message
 
 
 @pytest.mark.parametrize("token", ["wrong", "admin-token-2", "admin-toke", "ADMIN-TOKEN"])
 def test_unknown_management_tokens_are_401(token: str) -> None:
     with pytest.raises(Unauthenticated):
-        require_role(SETTINGS, f"Bearer {token}", Role.READER)
+        management_role(SETTINGS, f"Bearer {token}")
 
 
 def test_roles_without_a_configured_token_cannot_be_reached() -> None:
