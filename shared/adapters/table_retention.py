@@ -11,7 +11,7 @@ live rows:
 - bulk jobs, keyed by a random id: through the audit entry that started each one
   (every job start is audited); a finished job goes with that entry.
 
-`retention`: one row, when the next purge is due.
+`retention`: one row, when the next purge is due and where an unfinished one goes on.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import UpdateMode
 
 from shared.adapters.azure_storage import StorageClients, collect, translate_errors
 from shared.adapters.table_expiry import (
@@ -38,7 +39,7 @@ from shared.domain.clock import epoch_ms
 from shared.domain.errors import StaleWrite
 from shared.domain.flow import Granularity
 from shared.domain.jobs import JobStatus
-from shared.domain.retention import Purged, RecordKind, window_name
+from shared.domain.retention import Purged, PurgeSchedule, RecordKind, window_name
 from shared.services.ports import RetentionStore
 
 TABLE = "retention"
@@ -53,20 +54,24 @@ class TableRetentionStore(RetentionStore):
         self._storage = storage
         self._reads = asyncio.Semaphore(PARALLEL_READS)
 
-    async def next_run(self) -> datetime | None:
+    async def schedule(self) -> PurgeSchedule:
         await self._storage.ensure_created()
         try:
             with translate_errors():
                 row = await self._storage.table(TABLE).get_entity(*MARKER)
         except ResourceNotFoundError:
-            return None
-        due: datetime | None = row.get("nextRunAt")
-        return due
+            return PurgeSchedule()
+        return PurgeSchedule(row.get("nextRunAt"), row.get("resumeAfter") or None)
 
-    async def set_next_run(self, at: datetime) -> None:
-        entity = {"PartitionKey": MARKER[0], "RowKey": MARKER[1], "nextRunAt": at}
+    async def set_schedule(self, schedule: PurgeSchedule) -> None:
+        entity = {
+            "PartitionKey": MARKER[0],
+            "RowKey": MARKER[1],
+            "nextRunAt": schedule.due,
+            "resumeAfter": schedule.resume_after,
+        }
         with translate_errors():
-            await self._storage.table(TABLE).upsert_entity(entity)
+            await self._storage.table(TABLE).upsert_entity(entity, mode=UpdateMode.REPLACE)
 
     async def purge(
         self, kind: RecordKind, scope: str, shards: int, before: datetime, limit: int

@@ -90,6 +90,19 @@ def is_final(status: EventStatus | str) -> bool:
     return EventStatus(status).is_final
 
 
+@dataclass(frozen=True)
+class PurgeSchedule:
+    """When the next purge is due, and where an unfinished one goes on: after the scope
+    (see `scope_key`) it finished last."""
+
+    due: datetime | None = None
+    resume_after: str | None = None
+
+
+def scope_key(scope: str, kind: RecordKind) -> str:
+    return f"{scope}|{kind.value}"
+
+
 @dataclass
 class Purged:
     """What one purge call did: records deleted, expired records kept (not final, or

@@ -25,7 +25,7 @@ from shared.domain.models import (
     PlatformExchange,
     QueueMessage,
 )
-from shared.domain.retention import Purged, RecordKind
+from shared.domain.retention import Purged, PurgeSchedule, RecordKind
 from shared.domain.tokens import ManagementToken
 
 
@@ -326,11 +326,11 @@ class RetentionStore(ABC):
         before `before`, with their companions; keep what must stay."""
 
     @abstractmethod
-    async def next_run(self) -> datetime | None:
-        """When the next purge is due; None if never run."""
+    async def schedule(self) -> PurgeSchedule:
+        """When the next purge is due (None: never run) and where it goes on."""
 
     @abstractmethod
-    async def set_next_run(self, at: datetime) -> None: ...
+    async def set_schedule(self, schedule: PurgeSchedule) -> None: ...
 
 
 class TokenStore(ABC):

@@ -7,9 +7,11 @@ order or by an expiry index row, never by reading live records, so a run's cost
 follows what expired, not what is stored.
 
 A run deletes at most `RETENTION_BATCH` records and stops at
-`RETENTION_BUDGET_SECONDS`; one that stops early leaves the purge due, so the next
-timer run goes on where this one stopped. A run that found everything done makes the
-next purge due `RETENTION_INTERVAL_MINUTES` later, so most timer runs cost one read.
+`RETENTION_BUDGET_SECONDS`; one that stops early leaves the purge due, and remembers
+the last scope (integration and kind) it finished, so the next timer run goes on
+where this one stopped, however many integrations there are. A run that visited
+everything makes the next purge due `RETENTION_INTERVAL_MINUTES` later, so most timer
+runs cost one read.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from shared.domain.retention import (
     ALL_INTEGRATIONS_SCOPE,
     PER_INTEGRATION,
     Purged,
+    PurgeSchedule,
     RecordKind,
     horizons,
+    scope_key,
 )
 from shared.services.ports import IntegrationStore, RetentionStore
 
@@ -75,23 +79,31 @@ class RetentionService:
         """Purge what expired, if a purge is due; never raises for storage trouble."""
         report = RetentionReport()
         try:
-            due = await self._store.next_run()
+            schedule = await self._store.schedule()
             now = self._now()
-            if due is not None and due > now:
+            if schedule.due is not None and schedule.due > now:
                 return report
             report.ran = True
-            await self._purge(now, report)
-            if report.finished:
+            stopped_after = await self._purge(now, schedule.resume_after, report)
+            if stopped_after is None:
+                # Every scope visited (one that failed is logged, and tried next time).
                 interval = timedelta(minutes=self._settings.retention_interval_minutes)
-                await self._store.set_next_run(now + interval)
+                await self._store.set_schedule(PurgeSchedule(now + interval))
+            else:
+                # Stopped by the batch or the budget: due now, going on after the last
+                # scope finished, so a long list of integrations is worked through.
+                await self._store.set_schedule(PurgeSchedule(now, stopped_after))
         except TransientError as exc:
             log.warning("retention purge postponed: %s", exc)
             return report
-        if report.ran:
-            self._log(report)
+        self._log(report)
         return report
 
-    async def _purge(self, now: datetime, report: RetentionReport) -> None:
+    async def _purge(
+        self, now: datetime, resume_after: str | None, report: RetentionReport
+    ) -> str | None:
+        """Purge scope by scope; None when every scope was visited, else the key of the
+        last scope finished (or "" for none), where the next run goes on."""
         settings = self._settings
         horizon = horizons(
             now,
@@ -99,28 +111,37 @@ class RetentionService:
             audit_days=settings.retention_audit_days,
             version_days=settings.retention_version_days,
         )
+        integrations = sorted(await self._integrations.list(), key=lambda i: i.id)
         scopes = [
             (kind, integration.id, integration.partition_shards)
-            for integration in await self._integrations.list()
+            for integration in integrations
             for kind in PER_INTEGRATION
         ]
         scopes += [(kind, ALL_INTEGRATIONS_SCOPE, 1) for kind in ACROSS_INTEGRATIONS]
+        keys = [scope_key(scope, kind) for kind, scope, _ in scopes]
+        if resume_after in keys:
+            start = keys.index(resume_after) + 1
+            scopes, keys = scopes[start:], keys[start:]
         deadline = self._monotonic() + settings.retention_budget_seconds
         room = settings.retention_batch
-        for kind, scope, shards in scopes:
+        last_done = resume_after or ""
+        for (kind, scope, shards), key in zip(scopes, keys, strict=True):
             if room <= 0 or self._monotonic() > deadline:
-                return  # not finished: the next timer run goes on
+                return last_done
             try:
                 purged = await self._store.purge(kind, scope, shards, horizon[kind], room)
             except TransientError as exc:
                 log.warning("purge of %s in %s postponed: %s", kind, scope, exc)
                 report.failed_scopes += 1
+                last_done = key
                 continue
             self._count(kind, purged, report)
             room -= purged.deleted
             if purged.more:
-                return
+                return last_done  # this scope has more: the next run starts with it
+            last_done = key
         report.finished = report.failed_scopes == 0
+        return None
 
     @staticmethod
     def _count(kind: RecordKind, purged: Purged, report: RetentionReport) -> None:

@@ -37,7 +37,7 @@ from shared.domain.models import (
     IntegrationEvent,
     LastError,
 )
-from shared.domain.retention import RecordKind, window_name
+from shared.domain.retention import PurgeSchedule, RecordKind, window_name
 from shared.services.auth import generate_api_key, hash_key, key_hint
 from shared.services.ports import IdempotencyRecord
 from shared.services.retention import RetentionReport, RetentionService
@@ -250,7 +250,7 @@ async def purge(
     storage: StorageClients, counter: RequestCounter, integration: Integration, connection: str
 ) -> tuple[RetentionReport, int]:
     store = TableRetentionStore(storage)
-    await store.set_next_run(NOW - timedelta(minutes=1))  # due now
+    await store.set_schedule(PurgeSchedule(NOW - timedelta(minutes=1)))  # due now
     service = RetentionService(
         settings(connection), OneIntegration(storage, integration), store, lambda: NOW
     )

@@ -36,7 +36,7 @@ from shared.domain.models import (
     QueueMessage,
     Role,
 )
-from shared.domain.retention import Purged, RecordKind
+from shared.domain.retention import Purged, PurgeSchedule, RecordKind
 from shared.domain.tokens import ManagementToken
 from shared.services.auth import Caller, generate_api_key, hash_key, key_hint
 from shared.services.inbound import InboundRequest
@@ -611,6 +611,7 @@ class FakeRetentionStore(RetentionStore):
         self.kept: dict[tuple[str, str], int] = {}
         self.calls: list[tuple[RecordKind, str, int, datetime, int]] = []
         self.due: datetime | None = None
+        self.resume_after: str | None = None
         self.down: set[str] = set()  # kinds whose purge fails as storage would
 
     async def purge(
@@ -624,11 +625,11 @@ class FakeRetentionStore(RetentionStore):
         self.expired[(kind, scope)] = left - taken
         return Purged(taken, self.kept.get((kind, scope), 0), more=left > limit)
 
-    async def next_run(self) -> datetime | None:
-        return self.due
+    async def schedule(self) -> PurgeSchedule:
+        return PurgeSchedule(self.due, self.resume_after)
 
-    async def set_next_run(self, at: datetime) -> None:
-        self.due = at
+    async def set_schedule(self, schedule: PurgeSchedule) -> None:
+        self.due, self.resume_after = schedule.due, schedule.resume_after
 
 
 class FakeAlertLedger(AlertLedger):
