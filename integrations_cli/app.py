@@ -16,9 +16,7 @@ from integrations_cli.parser import build_parser
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out, err = Console(highlight=False), Console(stderr=True, highlight=False)
-    settings = settings_from(
-        getattr(args, "url", None), getattr(args, "token", None), getattr(args, "actor", None)
-    )
+    settings = settings_from(getattr(args, "url", None), getattr(args, "token", None))
     handler: Handler = args.handler
     try:
         with Api(settings) as api:

@@ -3,7 +3,6 @@ carrying the API's own sentence and the exit status it maps to."""
 
 from __future__ import annotations
 
-import getpass
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -35,25 +34,16 @@ class ApiError(CliError):
 class Settings:
     url: str
     token: str | None
-    actor: str | None
     timeout: float = 30.0
 
 
-def settings_from(url: str | None, token: str | None, actor: str | None) -> Settings:
+def settings_from(url: str | None, token: str | None) -> Settings:
     """Flags first, then INTEGRATIONS_API_URL / INTEGRATIONS_TOKEN (or MANAGEMENT_TOKEN)."""
     env = os.environ
     return Settings(
         url=(url or env.get("INTEGRATIONS_API_URL") or DEFAULT_URL).rstrip("/"),
         token=token or env.get("INTEGRATIONS_TOKEN") or env.get("MANAGEMENT_TOKEN") or None,
-        actor=actor or env.get("INTEGRATIONS_ACTOR") or _login(),
     )
-
-
-def _login() -> str | None:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no login name on this machine
-        return None
 
 
 def error_from(answer: httpx.Response) -> ApiError:
@@ -85,8 +75,6 @@ class Api:
                 "No management token: pass --token or set INTEGRATIONS_TOKEN (or MANAGEMENT_TOKEN)."
             )
         headers = {"Authorization": f"Bearer {settings.token}", "User-Agent": "integrations-cli"}
-        if settings.actor:
-            headers["X-Actor"] = settings.actor
         self.url = settings.url
         self._http = httpx.Client(
             base_url=settings.url, headers=headers, timeout=settings.timeout, transport=transport
@@ -154,3 +142,13 @@ class Api:
     def cancel_job(self, integration_id: str, job_id: str) -> dict[str, Any]:
         path = f"/v1/integrations/{seg(integration_id)}/jobs/{seg(job_id)}/cancel"
         return dict(self.call("POST", path))
+
+    # --- named management tokens ---------------------------------------------------------
+    def create_token(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.call("POST", "/v1/tokens", body))
+
+    def tokens(self) -> list[dict[str, Any]]:
+        return list(self.call("GET", "/v1/tokens")["tokens"])
+
+    def revoke_token(self, token_id: str) -> dict[str, Any]:
+        return dict(self.call("DELETE", f"/v1/tokens/{seg(token_id)}"))

@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 from functools import partial
 
-from integrations_cli import bulk, events, integrations, tail
+from integrations_cli import bulk, events, integrations, tail, tokens
 from integrations_cli.context import Handler
 
 STATUSES = ("queued", "processing", "success", "failed", "skipped")
 EPILOG = """\
 environment:
   INTEGRATIONS_API_URL   the API's base URL (default http://127.0.0.1:7071)
-  INTEGRATIONS_TOKEN     a management token (MANAGEMENT_TOKEN is used when unset)
-  INTEGRATIONS_ACTOR     your name in the audit trail (default: your login name)
+  INTEGRATIONS_TOKEN     a management token (MANAGEMENT_TOKEN is used when unset); the
+                         audit trail names you by your token
 
 exit status: 0 done, 2 the API refused (4xx) or bad usage, 3 the API failed (5xx) or
 could not be reached, 130 interrupted."""
@@ -24,7 +24,6 @@ def _connection_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", default=argparse.SUPPRESS, help="the API's base URL")
     common.add_argument("--token", default=argparse.SUPPRESS, help="a management token")
-    common.add_argument("--actor", default=argparse.SUPPRESS, help="your name, for the audit")
     return common
 
 
@@ -125,4 +124,23 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("job", metavar="JOB")
         if name == "watch":
             sub.add_argument("--interval", type=float, default=1.0)
+
+    toks = groups.add_parser("tokens", help="named management tokens (admin)")
+    toks_cmds = toks.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    make = command(
+        toks_cmds, "create", "make a token; its secret is shown once", tokens.create, json=True
+    )
+    make.add_argument("--name", required=True, help="who or what holds it, e.g. maria.ops")
+    make.add_argument("--role", required=True, choices=("reader", "operator", "admin"))
+    make.add_argument(
+        "--integration",
+        action="append",
+        dest="integrations",
+        metavar="INTEGRATION",
+        help="limit the token to this integration (repeat for more; default: all)",
+    )
+    make.add_argument("--expires", help="when it stops working: 30d, 12h, 1w or an ISO time")
+    command(toks_cmds, "list", "every token, without secrets", tokens.list_, json=True)
+    revoke = command(toks_cmds, "revoke", "refuse a token from now on", tokens.revoke)
+    revoke.add_argument("token_id", metavar="TOKEN_ID")
     return parser

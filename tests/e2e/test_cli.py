@@ -50,7 +50,6 @@ Cli = Callable[..., Ran]
 def cli(stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
     monkeypatch.setenv("INTEGRATIONS_API_URL", stack.api)
     monkeypatch.setenv("INTEGRATIONS_TOKEN", ADMIN)
-    monkeypatch.setenv("INTEGRATIONS_ACTOR", "cli-test")
     monkeypatch.setenv("COLUMNS", "250")  # wide enough that tables keep whole ids
 
     def run(*args: str) -> Ran:
@@ -158,7 +157,8 @@ def test_retry_all_shows_progress_until_the_job_completes(cli: Cli, stack: Stack
     assert "3/3" in ran.out  # the progress bar's last state
     audit = stack.admin("GET", f"/v1/integrations/{iid}/audit").json()["entries"]
     assert any(
-        e["action"] == "events.resubmitted" and e["actor"] == "admin:cli-test" for e in audit
+        e["action"] == "events.resubmitted" and e["actor"] == "admin (MANAGEMENT_TOKEN setting)"
+        for e in audit
     )
 
 
@@ -180,7 +180,7 @@ def test_ctrl_c_during_a_bulk_job_offers_to_cancel_it(
         return True
 
     monkeypatch.setattr(bulk, "ask_to_cancel", ask_to_cancel)
-    with Api(settings_from(stack.api, ADMIN, "cli-test")) as api:
+    with Api(settings_from(stack.api, ADMIN)) as api:
         from rich.console import Console
 
         code = bulk.watch(Context(api, Console(), Console(stderr=True)), job, None, 0.1)
@@ -236,3 +236,34 @@ def test_runs_as_a_module(stack: Stack) -> None:
     )
     assert ran.returncode == 0, ran.stderr
     assert "integrations" in json.loads(ran.stdout)
+
+
+def test_an_admin_makes_a_scoped_token_its_holder_sees_one_integration_until_revoked(
+    cli: Cli, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine, other = created(cli, "CLI scoped"), created(cli, "CLI not mine")
+    ran = cli(
+        "tokens", "create", "--name", "wms-reader", "--role", "reader",
+        "--integration", mine["id"], "--expires", "30d", "--json",
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    token = json.loads(ran.out)
+    assert token["integrationIds"] == [mine["id"]] and token["token"].startswith("avvyr_mgmt_")
+    listed = cli("tokens", "list", "--json")
+    assert token["token"] not in listed.out  # listed without its secret
+    assert token["id"] in listed.out
+
+    monkeypatch.setenv("INTEGRATIONS_TOKEN", token["token"])
+    seen = cli("integrations", "list", "--json")
+    assert [item["id"] for item in json.loads(seen.out)["integrations"]] == [mine["id"]]
+    refused = cli("integrations", "show", other["id"])
+    assert refused.code == 2 and "limited to other integrations" in refused.err
+    made = cli("tokens", "create", "--name", "x", "--role", "reader")
+    assert made.code == 2 and "admin" in made.err
+
+    monkeypatch.setenv("INTEGRATIONS_TOKEN", ADMIN)
+    revoked = cli("tokens", "revoke", token["id"])
+    assert revoked.code == 0 and "refused from now on" in revoked.out
+    monkeypatch.setenv("INTEGRATIONS_TOKEN", token["token"])
+    after = cli("integrations", "list")
+    assert after.code == 2 and "revoked" in after.err
