@@ -24,6 +24,7 @@ import azure.functions as func
 from azure.functions.timer import TimerRequest
 from croniter import croniter
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -54,6 +55,23 @@ def forwarded(headers: dict[str, str], peer: tuple[str, int] | None) -> dict[str
     given = {name.lower(): value for name, value in headers.items()}.get("x-forwarded-for")
     kept = {name: value for name, value in headers.items() if name.lower() != "x-forwarded-for"}
     return kept | {"x-forwarded-for": f"{given}, {entry}" if given else entry}
+
+
+class AnyPath(Convertor[str]):
+    """Every path, as the Functions host routes it: Starlette's own `path` converter
+    (`.*`) stops at a newline, so a `%0A` in an id got Starlette's plain-text 404
+    instead of reaching the function."""
+
+    regex = "(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anypath", AnyPath())
 
 
 @dataclass
@@ -165,7 +183,7 @@ class FunctionsHost:
 
     def starlette(self) -> Starlette:
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-        return Starlette(routes=[Route("/{path:path}", self.serve_http, methods=methods)])
+        return Starlette(routes=[Route("/{path:anypath}", self.serve_http, methods=methods)])
 
     # --- queue and timers -----------------------------------------------------------------
     def dispatcher(

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.domain.errors import FieldProblem, ValidationFailed
 from shared.domain.flow import MAX_WINDOW, FlowStep, Granularity, bucket_starts, granularity_for
+from shared.services.identifiers import RequestTime
 from shared.services.management import parse_body, require_integration
 from shared.services.ports import FlowCounterStore, IntegrationStore
 
@@ -40,8 +41,8 @@ class FlowRequest(BaseModel):
 
     integrationId: Text | None = None
     # "from" is a Python keyword, hence the alias
-    from_: datetime | None = Field(None, alias="from")
-    to: datetime | None = None
+    from_: RequestTime | None = Field(None, alias="from")
+    to: RequestTime | None = None
 
     def window(self, now: datetime) -> tuple[datetime, datetime]:
         end = _utc(self.to) if self.to else now

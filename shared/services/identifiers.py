@@ -1,4 +1,5 @@
-"""The shapes of the ids this API issues, checked before storage is asked about one.
+"""The shapes of the ids this API issues, and the times a request may name, checked
+before storage is asked about one.
 
 Ids arrive in routes (`/v1/integrations/{id}/jobs/{jobId}`) and in bodies (a filter's
 `integrationId`). Table Storage refuses keys holding '/', '\\', '#', '?' or control
@@ -13,6 +14,7 @@ storage: 404 in a route (there is no such thing), 400 in a body, with the field 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints
@@ -76,3 +78,20 @@ IntegrationId = Annotated[
 FilterText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable
 ]
+
+
+# Times a request names (a filter's, a count's or a chart's `from` and `to`); one without
+# a zone is UTC. No event is from before 1970 or after 2099, and times far outside that
+# overflow the storage keys and windows made from them (a 500), so they are a 400
+# naming the field.
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _request_time(value: datetime) -> datetime:
+    moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError("must be from 1970-01-01 up to 2100-01-01 (UTC)")
+    return moment.astimezone(UTC)
+
+
+RequestTime = Annotated[datetime, AfterValidator(_request_time)]

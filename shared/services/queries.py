@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -14,7 +13,7 @@ from shared.domain.advice import Advice, advice_for
 from shared.domain.errors import NotFound
 from shared.domain.masking import mask
 from shared.domain.models import Attempt, EventStatus, IntegrationEvent
-from shared.services.identifiers import FilterText, IntegrationId, require_event_id
+from shared.services.identifiers import FilterText, IntegrationId, RequestTime, require_event_id
 from shared.services.management import parse_body, require_integration
 from shared.services.ports import EventPage, EventQuery, EventStore, IntegrationStore
 
@@ -32,8 +31,8 @@ class EventFilter(BaseModel):
     search: Text | None = Field(None, description="Part of an entity id, case-insensitive.")
     deadLettered: bool | None = None
     # "from" is a Python keyword, hence the alias
-    from_: datetime | None = Field(None, alias="from")
-    to: datetime | None = None
+    from_: RequestTime | None = Field(None, alias="from")
+    to: RequestTime | None = None
     limit: Annotated[int, Field(ge=1, le=500)] = 50
     continuationToken: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
@@ -58,8 +57,8 @@ class CountsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     integrationId: IntegrationId
-    from_: datetime | None = Field(None, alias="from")
-    to: datetime | None = None
+    from_: RequestTime | None = Field(None, alias="from")
+    to: RequestTime | None = None
 
 
 @dataclass(frozen=True)
