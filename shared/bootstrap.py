@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         IntegrationStore,
         JobStore,
         MessageBus,
+        PersonalDataStore,
         PlatformClient,
         RetentionStore,
         ScheduleStore,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
         StorageAccount,
         TokenStore,
     )
+    from shared.services.privacy import PrivacyService
     from shared.services.queries import QueryService
     from shared.services.recovery import RecoveryService
     from shared.services.resubmission import ResubmissionService
@@ -74,6 +76,7 @@ class Adapters:
     alert_sink: AlertSink | None
     flow_counts: FlowCounterStore
     retention: RetentionStore
+    personal_data: PersonalDataStore
     tokens: TokenStore
     secrets: SecretStore
     bus: MessageBus
@@ -96,6 +99,7 @@ class Container:
     recovery: RecoveryService
     resubmission: ResubmissionService
     retention: RetentionService
+    privacy: PrivacyService
     tokens: TokenService
     dead_letters: DeadLetterService
     flow_counter: FlowCounter
@@ -151,6 +155,7 @@ def azure_adapters(settings: Settings) -> Adapters:
     from shared.adapters.table_flow import TableFlowCounterStore
     from shared.adapters.table_integrations import TableIntegrationStore
     from shared.adapters.table_jobs import TableJobStore
+    from shared.adapters.table_privacy import TablePersonalDataStore
     from shared.adapters.table_retention import TableRetentionStore
     from shared.adapters.table_schedule import TableIdempotencyStore, TableScheduleStore
     from shared.adapters.table_tokens import TableTokenStore
@@ -174,6 +179,7 @@ def azure_adapters(settings: Settings) -> Adapters:
         else None,
         flow_counts=TableFlowCounterStore(storage),
         retention=TableRetentionStore(storage),
+        personal_data=TablePersonalDataStore(storage),
         tokens=TableTokenStore(storage),
         secrets=secret_store_for(settings),
         bus=_message_bus(settings),
@@ -207,6 +213,7 @@ def build(
     from shared.services.flow_counter import FlowCounter
     from shared.services.inbound import InboundService
     from shared.services.management import ManagementService
+    from shared.services.privacy import PrivacyService
     from shared.services.queries import QueryService
     from shared.services.recovery import RecoveryService
     from shared.services.resubmission import ResubmissionService
@@ -259,6 +266,7 @@ def build(
             a.integrations, a.events, a.jobs, recovery, audit, now, flow
         ),
         retention=RetentionService(settings, a.integrations, a.retention, now, monotonic),
+        privacy=PrivacyService(a.integrations, a.events, a.personal_data, audit, now),
         tokens=TokenService(settings, a.tokens, a.integrations, audit, now),
         dead_letters=DeadLetterService(a.events, now, alerts, flow),
         flow_counter=flow,

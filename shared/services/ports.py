@@ -7,6 +7,7 @@ branches on `TransientError`, `NotFound`, `StaleWrite`, never on an SDK exceptio
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -348,3 +349,70 @@ class TokenStore(ABC):
     @abstractmethod
     async def save(self, token: ManagementToken) -> None:
         """Over the copy read (its etag); StaleWrite if it changed since."""
+
+
+@dataclass
+class StoredRow:
+    """One row of a table as stored, for an erasure: its table, keys, properties
+    (strings, numbers, times) and the read's etag."""
+
+    table: str
+    partition_key: str
+    row_key: str
+    properties: dict[str, Any]
+    etag: str | None = None
+
+
+@dataclass
+class StoredBlob:
+    """One blob as stored, for an erasure: its container, name, text and etag."""
+
+    container: str
+    name: str
+    text: str
+    etag: str | None = None
+
+
+class PersonalDataStore(ABC):
+    """Everything stored, as an erasure reads and rewrites it (`shared.services.privacy`):
+    an integration's events and attempts page by page, then every row of every other
+    table and every blob. Each page is read, rewritten and let go before the next, so
+    memory holds one page whatever the size of the store."""
+
+    @abstractmethod
+    def event_pages(
+        self, integration_id: str, shards: int
+    ) -> AsyncIterator[list[IntegrationEvent]]:
+        """Every event of the integration with its payload (blobs read), a page at a time."""
+
+    @abstractmethod
+    def attempt_pages(self, integration_id: str, shards: int) -> AsyncIterator[list[Attempt]]:
+        """Every attempt of the integration's events, a page at a time."""
+
+    @abstractmethod
+    async def rewrite_event(self, event: IntegrationEvent, shards: int) -> bool:
+        """Write the event's payload, entity id, Idempotency-Key, result and last error
+        over the copy read (its etag), leaving every other field as stored; StaleWrite if
+        it changed since. A payload kept as a blob is rewritten in place; returns whether
+        it was."""
+
+    @abstractmethod
+    async def rewrite_attempt(self, integration_id: str, shards: int, attempt: Attempt) -> None:
+        """Write the attempt over the stored one (attempts are written once, then never)."""
+
+    @abstractmethod
+    def other_rows(self) -> AsyncIterator[list[StoredRow]]:
+        """Every row of every table but the events', a page at a time."""
+
+    @abstractmethod
+    async def rewrite_row(self, row: StoredRow, *, delete: bool = False) -> None:
+        """Write the row's properties over the copy read (merged: properties not named
+        stay), or delete it; StaleWrite if it changed since."""
+
+    @abstractmethod
+    def blobs(self) -> AsyncIterator[StoredBlob]:
+        """Every blob of every container, one at a time."""
+
+    @abstractmethod
+    async def rewrite_blob(self, blob: StoredBlob) -> None:
+        """Write the blob's text over the copy read; StaleWrite if it changed since."""

@@ -29,6 +29,7 @@ from shared.config import Settings
 from shared.domain import lifecycle
 from shared.domain.circuit import CircuitBreaker
 from shared.domain.comm_log import attempt_record
+from shared.domain.erasure import was_erased
 from shared.domain.errors import TransientError, UnreadableMessage
 from shared.domain.models import Attempt, ErrorKind, IntegrationEvent, LastError, PlatformExchange
 from shared.domain.outcomes import (
@@ -49,6 +50,10 @@ log = logging.getLogger("integrations.worker")
 REBASE_ATTEMPTS = 3
 FRESH_COPY_ATTEMPTS = 5
 SUPERSEDED = "A newer event for the same records already succeeded; nothing to apply."
+DATA_ERASED = (
+    "This event's personal data was erased on request; it cannot be sent to the platform "
+    "any more. Push the data again if it is still wanted."
+)
 
 
 @dataclass(frozen=True)
@@ -172,6 +177,14 @@ class Worker:
         queued: IntegrationEvent,
         mark: asyncio.Task[None],
     ) -> None:
+        if was_erased(event.payload):
+            # Its personal data was erased on request: what is left must not reach the
+            # platform, now or on a resubmission.
+            await _stop(mark)
+            error = LastError(ErrorKind.PERMANENT, DATA_ERASED, None)
+            lifecycle.fail(event, error, await self._policy(event), self._now())
+            await self._settle(event, shards, queued)
+            return
         action = ACTIONS[event.action]
         data = action.parse((event.payload or {}).get("data", {}))
         # Under per-record ordering another session may apply one of these records at
@@ -274,6 +287,8 @@ class Worker:
         if (
             fresh is None
             or not lifecycle.may_process(fresh)
+            # erased meanwhile: this attempt's copy must not write the data back
+            or was_erased(fresh.payload)
             or fresh.attempts not in (as_read.attempts, event.attempts)
             or fresh.resubmissions != as_read.resubmissions
             or fresh.key_generation != as_read.key_generation

@@ -52,6 +52,7 @@ from shared.services.ports import (
     IntegrationStore,
     JobStore,
     MessageBus,
+    PersonalDataStore,
     PlatformClient,
     RetentionStore,
     ScheduledCheck,
@@ -59,6 +60,8 @@ from shared.services.ports import (
     SecretStore,
     StaleWrite,
     StorageAccount,
+    StoredBlob,
+    StoredRow,
     StoredVersion,
     TokenStore,
 )
@@ -632,6 +635,94 @@ class FakeRetentionStore(RetentionStore):
         self.due, self.resume_after = schedule.due, schedule.resume_after
 
 
+class FakePersonalDataStore(PersonalDataStore):
+    """The fake event store's events and attempts, and `tables` and `blob_store` a test
+    fills: {table: {(partition, row): properties}}, {(container, name): text}. Rewrites
+    refuse a stale copy like the adapter; `page_size` makes pages small."""
+
+    BLOB_LIMIT = 30_000  # the adapter keeps larger payloads in blobs
+
+    def __init__(self, events: FakeEventStore, page_size: int = 2) -> None:
+        self.events = events
+        self.page_size = page_size
+        self.tables: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+        self.row_versions: dict[tuple[str, str, str], int] = {}
+        self.blob_store: dict[tuple[str, str], str] = {}
+        self.pages_read = 0
+
+    def _paged(self, items: list[Any]) -> list[list[Any]]:
+        return [items[i : i + self.page_size] for i in range(0, len(items), self.page_size)]
+
+    async def event_pages(self, integration_id: str, shards: int) -> Any:
+        ids = [e.id for e in self.events.rows.values() if e.integration_id == integration_id]
+        for page in self._paged(ids):
+            self.pages_read += 1
+            yield [await self.events.get(integration_id, event_id, shards) for event_id in page]
+
+    async def attempt_pages(self, integration_id: str, shards: int) -> Any:
+        mine = [
+            copy.deepcopy(a)
+            for a in self.events.attempt_log
+            if self.events.rows[a.event_id].integration_id == integration_id
+        ]
+        for page in self._paged(mine):
+            self.pages_read += 1
+            yield page
+
+    async def rewrite_event(self, event: IntegrationEvent, shards: int) -> bool:
+        if event.etag != str(self.events.versions.get(event.id)):
+            raise StaleWrite(f"event {event.id} changed since it was read")
+        self.events.change(
+            event.id,
+            payload=copy.deepcopy(event.payload),
+            entity_id=event.entity_id,
+            idempotency_key=event.idempotency_key,
+            result=copy.deepcopy(event.result),
+            last_error=copy.deepcopy(event.last_error),
+        )
+        return len(json.dumps(event.payload)) > self.BLOB_LIMIT
+
+    async def rewrite_attempt(self, integration_id: str, shards: int, attempt: Attempt) -> None:
+        log = self.events.attempt_log
+        for i, stored in enumerate(log):
+            if (stored.event_id, stored.submission, stored.number) == (
+                attempt.event_id,
+                attempt.submission,
+                attempt.number,
+            ):
+                log[i] = copy.deepcopy(attempt)
+
+    async def other_rows(self) -> Any:
+        for table, rows in sorted(self.tables.items()):
+            stored = [
+                StoredRow(
+                    table, pk, rk, dict(props), str(self.row_versions.get((table, pk, rk), 0))
+                )
+                for (pk, rk), props in rows.items()
+            ]
+            for page in self._paged(stored):
+                self.pages_read += 1
+                yield page
+
+    async def rewrite_row(self, row: StoredRow, *, delete: bool = False) -> None:
+        where = (row.table, row.partition_key, row.row_key)
+        if row.etag != str(self.row_versions.get(where, 0)):
+            raise StaleWrite(f"row {where} changed since it was read")
+        self.row_versions[where] = self.row_versions.get(where, 0) + 1
+        rows = self.tables[row.table]
+        if delete:
+            del rows[(row.partition_key, row.row_key)]
+        else:
+            rows[(row.partition_key, row.row_key)].update(row.properties)
+
+    async def blobs(self) -> Any:
+        for (container, name), text in sorted(self.blob_store.items()):
+            yield StoredBlob(container, name, text, "1")
+
+    async def rewrite_blob(self, blob: StoredBlob) -> None:
+        self.blob_store[(blob.container, blob.name)] = blob.text
+
+
 class FakeAlertLedger(AlertLedger):
     """Claims once per (integration, kind, window), like the Table ledger."""
 
@@ -667,6 +758,7 @@ class World:
 
     def __post_init__(self) -> None:
         self.schedule = self.events.schedule
+        self.personal_data = FakePersonalDataStore(self.events)
         self.services = build(
             self.settings,
             Adapters(
@@ -681,6 +773,7 @@ class World:
                 alert_sink=None,
                 flow_counts=self.flow_counts,
                 retention=self.retention,
+                personal_data=self.personal_data,
                 tokens=self.tokens,
                 secrets=self.secrets,
                 bus=self.bus,
@@ -701,6 +794,7 @@ class World:
         self.flow_counter = self.services.flow_counter
         self.flow = self.services.flow
         self.purge = self.services.retention
+        self.privacy = self.services.privacy
 
     async def integration(self, **overrides: Any) -> tuple[Integration, str]:
         integration, key = make_integration(self.clock, **overrides)
