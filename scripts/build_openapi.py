@@ -373,7 +373,9 @@ def _token(*, revoked: bool = False) -> IssuedToken:
     if revoked:
         token.revoked_at, token.revoked_by = T0 + timedelta(days=3), "anna@contoso.com"
     body = f"{TOKEN_PREFIX}{token.id}_Xq3vB8kLmN2pR7sT9wY4zA6cD1eF5gH0jK8lM3nP2qR"
-    return IssuedToken(token, f"{body}_{checksum(body)}")
+    # An example whose checksum does not hold (the real one reversed): a scanner takes
+    # a secret whose checksum holds for a leaked one (tests/unit/test_repository_secrets).
+    return IssuedToken(token, f"{body}_{checksum(body)[::-1]}")
 
 
 def response_examples() -> dict[str, Json]:

@@ -23,6 +23,8 @@ from shared.services.ports import PlatformClient
 from shared.telemetry import current_trace_headers
 
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "platform_openapi.json"
+# What stands in an answer for the API token the platform quoted back to us.
+REDACTED_TOKEN = "[platform API token removed]"
 
 
 @cache
@@ -46,6 +48,7 @@ class HttpPlatformClient(PlatformClient):
         throttle: Throttle | None = None,
     ) -> None:
         self._throttle = throttle
+        self._token = token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._client = httpx.AsyncClient(
             base_url=base_url,
@@ -80,13 +83,28 @@ class HttpPlatformClient(PlatformClient):
             exchange.error = f"The platform could not be reached ({type(exc).__name__})."
         else:
             exchange.status = response.status_code
-            exchange.response_headers = dict(response.headers)
-            exchange.response_body = _body(response)
+            exchange.response_headers = self._redacted(dict(response.headers))
+            exchange.response_body = self._redacted(_body(response))
         exchange.duration_ms = round((time.perf_counter() - clock) * 1000, 1)
         return exchange
 
     async def close(self) -> None:
         await self._client.aclose()
+
+    def _redacted(self, value: Any) -> Any:
+        """The answer without our API token in it. Some platforms quote the credential
+        they refused ("token ... has expired"); the answer is kept in the event's
+        attempts and error, which people, the dashboard and logs read, so the token is
+        taken out here, where it is known, whatever field or header quoted it."""
+        if not self._token:
+            return value
+        if isinstance(value, str):
+            return value.replace(self._token, REDACTED_TOKEN)
+        if isinstance(value, dict):
+            return {self._redacted(k): self._redacted(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._redacted(item) for item in value]
+        return value
 
 
 def _body(response: httpx.Response) -> Any:
