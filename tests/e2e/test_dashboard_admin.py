@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import ADMIN, OPERATOR, READER, Stack
 from tests.e2e import test_dashboard as base
-from tests.e2e.test_dashboard import SLOW, screenshot, unique
+from tests.e2e.test_dashboard import SLOW, named_token, screenshot, unique
 
 try:
     from playwright.sync_api import Locator, Page, Route, expect
@@ -30,6 +30,7 @@ except ImportError:  # pragma: no cover (test_dashboard skips the module first)
 # One of the reference examples (actions/examples.py): a stock level for one SKU.
 INVENTORY = {"action": "inventory.set", "data": {"items": [{"sku": "X", "quantity": 1}]}}
 API_KEY_PREFIX = "avvyr_int_live_"
+SETTINGS_ADMIN = "admin (MANAGEMENT_TOKEN setting)"  # how the trail names the ADMIN token
 WIDTH = 1280
 
 # The same Chromium, tabs and skip rules as the event views' tests.
@@ -84,7 +85,8 @@ def test_admin_creates_regenerates_and_disables_an_integration_in_the_page(
     name = unique("Fjord Wholesale ERP")
     open_integrations(page, stack, ADMIN)
     expect(page.get_by_test_id("role")).to_have_text("admin")
-    page.get_by_test_id("actor-name").fill("Ada from IT")
+    # The settings' admin token: the page and the audit trail name it by its setting.
+    expect(page.get_by_test_id("who-name")).to_have_text(SETTINGS_ADMIN)
 
     # Create: the key is shown once, with the warning, and it works on the inbound route.
     page.get_by_test_id("create-integration").click()
@@ -153,7 +155,7 @@ def test_admin_creates_regenerates_and_disables_an_integration_in_the_page(
         "integration.created",
     ]
     expect(entries.get_by_test_id("audit-action")).to_have_text(actions)
-    expect(entries.get_by_test_id("audit-actor")).to_have_text(["admin:Ada from IT"] * 4)
+    expect(entries.get_by_test_id("audit-actor")).to_have_text([SETTINGS_ADMIN] * 4)
     expect(entries.first.get_by_test_id("audit-what")).to_contain_text("enabled: true → false")
     expect(entries.nth(2).get_by_test_id("audit-what")).to_contain_text("retry.maxAttempts: — → 8")
     assert key not in page.content() and new_key not in page.content()
@@ -248,9 +250,11 @@ def test_the_audit_trail_shows_who_did_what_newest_first(stack: Stack, page: Pag
     )
     event_id = failed.json()["messageId"]
     stack.wait_for(integration["id"], event_id, ("failed",))
+    # Dana's own token names her; a name the caller types (X-Actor) is not who did it.
+    dana = named_token(stack, "dana.ops", "operator")
     retried = stack.http.post(
         f"{stack.api}/v1/integrations/{integration['id']}/events/{event_id}/retry",
-        headers={"Authorization": f"Bearer {OPERATOR}", "X-Actor": "Dana from ops"},
+        headers={"Authorization": f"Bearer {dana}", "X-Actor": "Mallory"},
     )
     assert retried.status_code == 202, retried.text
 
@@ -258,9 +262,12 @@ def test_the_audit_trail_shows_who_did_what_newest_first(stack: Stack, page: Pag
     row_of(page, integration["name"]).get_by_test_id("open-audit").click()
     audit = page.get_by_test_id("view-audit")
     expect(audit.get_by_test_id("audit-title")).to_contain_text(integration["name"])
-    entry = audit.get_by_test_id("audit-entry").filter(has_text="operator:Dana from ops")
+    entry = audit.get_by_test_id("audit-entry").filter(has_text="dana.ops")
     expect(entry).to_have_count(1)
+    expect(entry.get_by_test_id("audit-actor")).to_have_text("dana.ops")
+    expect(entry).to_contain_text("operator token")
     expect(entry.get_by_test_id("audit-what")).to_contain_text(event_id)
+    expect(audit).not_to_contain_text("Mallory")
     expect(audit.get_by_test_id("audit-more")).to_be_hidden()
     audit.get_by_test_id("audit-back").click()
     expect(page.get_by_test_id("view-integrations")).to_be_visible()
@@ -385,7 +392,7 @@ def fits(page: Page) -> None:
     assert page.viewport_size is not None and page.viewport_size["width"] == WIDTH
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= WIDTH, f"the page is {width} px wide"
-    for control in ("refresh-now", "sign-out", "actor-name", "auto-refresh", "tab-integrations"):
+    for control in ("refresh-now", "sign-out", "who", "auto-refresh", "tab-integrations"):
         box = page.get_by_test_id(control).bounding_box()
         assert box is not None, f"{control} is not shown"
         assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTH, (control, box)

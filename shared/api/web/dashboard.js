@@ -23,9 +23,8 @@ const JOB_POLL_MS = 1000;       // bulk job progress polling
 const PAGE_SIZE = 50;
 const RANGES = { "15m": 15 * 60e3, "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3 };
 const KEY_TOKEN = "integrations.dashboard.token";     // sessionStorage keys
-const KEY_ACTOR = "integrations.dashboard.actor";
 const KEY_INTEGRATION = "integrations.dashboard.integration";
-const VIEWS = ["events", "integrations", "audit"];
+const VIEWS = ["events", "integrations", "audit", "tokens"];
 const STATS_CONCURRENCY = 3;    // integrations whose counts load at once (two calls each, in turn)
 const STATS_MAX_AGE_MS = 30e3;  // an integration's counts are read again after this
 const ORDERING = { integration: "Ordering: one queue", entity: "Ordering: per record" };
@@ -93,12 +92,11 @@ function tickAges() {
 }
 
 /* =====================================================================================
-   State. The token and the operator's name live in sessionStorage only.
+   State. The token lives in sessionStorage only.
    ===================================================================================== */
 
 const state = {
   token: sessionStorage.getItem(KEY_TOKEN) || "",
-  actor: sessionStorage.getItem(KEY_ACTOR) || "",
   integrations: [],
   integrationId: "",
   filters: { status: "", action: "", search: "", range: "", from: "", to: "", deadLettered: false },
@@ -116,8 +114,10 @@ const state = {
   seenCalls: new Set(),      // calls already shown once (their default-open state is applied once)
   refreshedAt: null,
   timers: {},
-  view: "events",            // "events", "integrations" or "audit"
+  view: "events",            // "events", "integrations", "audit" or "tokens"
   role: null,                // the token's role once known: "reader", "operator" or "admin"
+  actor: "",                 // how the audit trail names the token's holder (GET /v1/me)
+  scope: null,               // the integrations a limited token may see; null: every one
   roleMissing: false,        // GET /v1/me failed for a passing reason: ask again on refresh
   window: "24h",             // the integrations view's counting window (a RANGES key, or "")
   stats: new Map(),          // integration id -> { window, at, counts, lastEventAt, error }
@@ -128,10 +128,14 @@ const state = {
   editing: null,             // the integration in the form dialog (null: a new one)
   confirmRun: null,          // what the confirmation dialog does when confirmed
   audit: { integrationId: "", entries: [], continuationToken: null },
+  tokenScope: new Set(),     // the integrations ticked in the new-token form
+  tokens: [],                // the named tokens (admins of every integration only)
+  accountAudit: { entries: [], continuationToken: null },
 };
 
 /* =====================================================================================
-   API access: bearer token, optional X-Actor, errors as {error, message}.
+   API access: bearer token, errors as {error, message}. Who did what is the server's to
+   say (the token's name): the page sends no name of its own.
    ===================================================================================== */
 
 class ApiError extends Error {
@@ -141,15 +145,8 @@ class ApiError extends Error {
   }
 }
 
-// Header values must be Latin-1; a name outside it is sent percent-encoded instead.
-function actorHeader(name) {
-  const trimmed = name.trim().slice(0, 100);
-  return /^[\x20-\x7E\xA0-\xFF]*$/.test(trimmed) ? trimmed : encodeURIComponent(trimmed);
-}
-
 async function api(method, path, body) {
   const headers = { Authorization: `Bearer ${state.token}`, Accept: "application/json" };
-  if (state.actor.trim()) headers["X-Actor"] = actorHeader(state.actor);
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
@@ -286,7 +283,6 @@ function showSignIn(message) {
   const box = $("auth-message");
   box.hidden = !message;
   box.textContent = message || "";
-  $("actor-input").value = state.actor;
   $("token-input").value = "";
   $("token-input").focus();
 }
@@ -300,19 +296,10 @@ function signOut(message) {
 $("token-form").addEventListener("submit", (e) => {
   e.preventDefault();
   state.token = $("token-input").value.trim();
-  setActor($("actor-input").value);
-  $("actor-name").value = state.actor;
   if (!state.token) return;
   sessionStorage.setItem(KEY_TOKEN, state.token);
   start();
 });
-
-// The operator's name, sent as X-Actor so the audit trail says who resubmitted.
-function setActor(name) {
-  state.actor = (name || "").trim().slice(0, 100);
-  if (state.actor) sessionStorage.setItem(KEY_ACTOR, state.actor);
-  else sessionStorage.removeItem(KEY_ACTOR);
-}
 
 /* =====================================================================================
    Filters <-> form <-> URL hash (so a filtered view can be bookmarked or shared;
@@ -439,6 +426,7 @@ function refresh(options) {
   if (state.view === "integrations") return refreshIntegrations(options);
   // The audit trail reloads when asked only: a timer would drop the pages loaded with "Load more".
   if (state.view === "audit") return options && options.quiet ? Promise.resolve() : loadAudit();
+  if (state.view === "tokens") return refreshTokens(options);
   return refreshEvents(options);
 }
 
@@ -870,44 +858,64 @@ async function cancelJob() {
 }
 
 /* =====================================================================================
-   The token's role (GET /v1/me): admin actions are shown to admins only. The server
-   checks every call anyway; this only keeps buttons away from people who cannot use them.
+   Who the token is (GET /v1/me): its name as the audit trail gives it, its role and the
+   integrations it is limited to. Admin actions are shown to admins only, and what a
+   limited token would be refused (anything about every integration at once) is not
+   offered to it. The server checks every call anyway; this only keeps buttons away from
+   people who cannot use them.
    ===================================================================================== */
 
 async function loadRole() {
   try {
     const me = await api("GET", "v1/me");
     state.role = (me && me.role) || null;
+    state.actor = (me && me.actor) || "";
+    state.scope = me && Array.isArray(me.integrationIds) ? me.integrationIds : null;
     state.roleMissing = false;
   } catch (err) {
     if (err.status === 401) throw err;
     // Not known: no admin actions. After a passing outage the next refresh asks again;
     // an API without the route (404) is not asked again.
-    state.role = null;
+    state.role = null; state.actor = ""; state.scope = null;
     state.roleMissing = err.status !== 404;
   }
   renderRole();
 }
 
 const isAdmin = () => state.role === "admin";
+const isLimited = () => state.scope !== null;
+// Tokens, the account's trail and new integrations: an admin token for every integration.
+const managesAccount = () => isAdmin() && !isLimited();
 
 function renderRole() {
-  const badge = $("role");
-  badge.hidden = !state.role;
-  badge.textContent = state.role || "";
+  const who = $("who");
+  who.hidden = !state.role;
+  $("who-name").textContent = state.actor || "this token";
+  $("role").textContent = state.role || "";
+  const scope = $("who-scope");
+  const n = state.scope ? state.scope.length : 0;
+  scope.hidden = !isLimited();
+  scope.textContent = isLimited() ? `limited to ${n} integration${n === 1 ? "" : "s"}` : "";
+  const names = (state.scope || []).map(integrationName);
+  who.title = `Signed in as ${state.actor || "this token"} (the name the audit trail gives you), `
+    + `role ${state.role || "unknown"}` + (isLimited() ? `, limited to: ${names.join(", ")}` : ", every integration");
   for (const el of document.querySelectorAll("[data-admin]")) el.hidden = !isAdmin();
+  for (const el of document.querySelectorAll("[data-account]")) el.hidden = !managesAccount();
+  for (const chart of Object.values(flowCharts)) chart.renderScope();
   if (state.view === "integrations") renderIntegrations();
 }
 
 /* =====================================================================================
-   Views: an integration's events, every integration, one integration's audit trail.
+   Views: an integration's events, every integration, one integration's audit trail, the
+   tokens with the account's trail.
    ===================================================================================== */
 
 function showView(view) {
   state.view = view;
   for (const v of VIEWS) $(`view-${v}`).hidden = v !== view;
   $("tab-events").setAttribute("aria-current", view === "events" ? "page" : "false");
-  $("tab-integrations").setAttribute("aria-current", view === "events" ? "false" : "page");
+  $("tab-integrations").setAttribute("aria-current", ["integrations", "audit"].includes(view) ? "page" : "false");
+  $("tab-tokens").setAttribute("aria-current", view === "tokens" ? "page" : "false");
   if (view !== "events" && state.selectedId) { state.selectedId = null; state.detail = null; renderDetail(); }
   writeHash();
 }
@@ -944,6 +952,9 @@ async function refreshIntegrations({ quiet = false, recount = false } = {}) {
     if (!quiet || err.status === 401) handleError(err, "Could not load integrations");
     return;
   }
+  // Asked to count again: every count is stale, also for rows drawn anew just now (their
+  // observer asks for them once they are on screen again).
+  if (recount) for (const known of state.stats.values()) known.at = 0;
   renderIntegrations();
   flowCharts.all.load();
   for (const id of state.visibleRows) wantStats(id, recount);
@@ -1104,12 +1115,11 @@ function numberOrNull(text) {
   return value === "" ? null : Number(value);
 }
 
-function clearFormErrors() {
-  const form = $("integration-form");
+function clearFormErrors(form = $("integration-form"), box = $("form-error")) {
   for (const el of form.querySelectorAll(".field-error")) el.textContent = "";
   for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
-  $("form-error").hidden = true;
-  $("form-error").textContent = "";
+  box.hidden = true;
+  box.textContent = "";
 }
 
 function openIntegrationForm(integration) {
@@ -1146,21 +1156,20 @@ function changesTo(integration, values) {
   return change;
 }
 
-function showFormErrors(err) {
+function showFormErrors(err, form = $("integration-form"), box = $("form-error")) {
   if (!(err instanceof ApiError) || err.status === 401) { handleError(err, "Not saved"); return; }
-  const form = $("integration-form"), loose = [];
+  const loose = [];
   for (const problem of err.details || []) {
     const path = String(problem.path || "");
     const slot = [...form.querySelectorAll(".field-error")].find((el) => el.dataset.field === path)
       || [...form.querySelectorAll(".field-error")].find((el) => path.startsWith(el.dataset.field + "."));
     if (!slot) { loose.push(`${path}: ${problem.message}`); continue; }
     slot.textContent = slot.textContent ? `${slot.textContent} ${problem.message}` : problem.message;
-    const input = document.querySelector(`[aria-describedby~="${slot.id}"]`);
+    const input = form.querySelector(`[aria-describedby~="${slot.id}"]`);
     if (input) input.setAttribute("aria-invalid", "true");
   }
   // A conflict (409), a missing role (403) or a problem with no field: said above the form.
   if (loose.length || !(err.details || []).length) {
-    const box = $("form-error");
     box.textContent = [err.message, ...loose].join("\n");
     box.hidden = false;
   }
@@ -1288,10 +1297,24 @@ function confirmRegenerate(integration) {
 }
 
 /* =====================================================================================
-   A new key, shown once: copied from here, then gone from the page.
+   A new API key or token, shown once: copied from here, then gone from the page.
    ===================================================================================== */
 
-function showKey(intro, key, note) {
+const SECRETS = {
+  key: { title: "API key", done: "I have stored the key", warning: ["This key is shown only now.",
+    " Copy it and store it where the sending system keeps its secrets: it cannot be shown again."
+    + " If it is lost, regenerate the key."] },
+  token: { title: "New token", done: "I have stored the token", warning: ["This token is shown only now.",
+    " Copy it and hand it to its holder through a password manager or another safe channel (not"
+    + " e-mail or chat): it cannot be shown again. Anyone holding it acts under its name. If it is"
+    + " lost, revoke it and make a new one."] },
+};
+
+function showKey(intro, key, note, kind = "key") {
+  const texts = SECRETS[kind];
+  $("key-title").textContent = texts.title;
+  appendAll(clear($("key-warning")), [h("strong", {}, texts.warning[0]), texts.warning[1]]);
+  $("key-done").textContent = texts.done;
   $("key-intro").textContent = intro;
   $("api-key").textContent = key;
   $("key-copied").textContent = "";
@@ -1413,16 +1436,10 @@ function auditWho(entry) {
     extra ? h("span", { className: "sub muted" }, extra) : null];
 }
 
-function renderAudit(message) {
-  const audit = state.audit;
-  const integration = state.integrations.find((i) => i.id === audit.integrationId);
-  const name = integration ? integration.name : audit.integrationId;
-  const title = $("audit-title");
-  title.textContent = `Audit trail · ${name}`;
-  title.title = name;
-  const body = clear($("audit-body"));
-  // Newest first, whatever order the pages came in.
-  const entries = audit.entries.slice().sort((a, b) => String(b.at || "").localeCompare(String(a.at || "")));
+// A trail's entries as table rows, newest first whatever order the pages came in.
+function renderTrail(body, unordered) {
+  clear(body);
+  const entries = unordered.slice().sort((a, b) => String(b.at || "").localeCompare(String(a.at || "")));
   for (const entry of entries) {
     const lines = auditChanges(entry);
     body.append(h("tr", { dataset: { testid: "audit-entry", action: entry.action || "" } },
@@ -1433,10 +1450,248 @@ function renderAudit(message) {
         lines.length ? h("ul", { className: "changes" }, lines.map((line) => h("li", {}, line)))
           : h("span", { className: "muted" }, "—"))));
   }
+  return entries;
+}
+
+function renderAudit(message) {
+  const audit = state.audit;
+  const integration = state.integrations.find((i) => i.id === audit.integrationId);
+  const name = integration ? integration.name : audit.integrationId;
+  const title = $("audit-title");
+  title.textContent = `Audit trail · ${name}`;
+  title.title = name;
+  const entries = renderTrail($("audit-body"), audit.entries);
   const empty = $("audit-empty");
   empty.hidden = entries.length > 0;
   empty.textContent = message || "No management actions recorded for this integration yet.";
   $("audit-more").hidden = !audit.continuationToken;
+}
+
+/* =====================================================================================
+   Tokens (an admin token for every integration): the named tokens with their state, a
+   new one (its secret shown once), revoking one; under them the account's own audit
+   trail (tokens made and revoked, data erased), a page at a time.
+   ===================================================================================== */
+
+const DAY_MS = 86400e3;
+
+async function refreshTokens({ quiet = false } = {}) {
+  try {
+    if (state.roleMissing) await loadRole();
+    if (!managesAccount()) return;
+    // The integrations' names, for the tokens limited to some and for the new-token form.
+    if (!quiet || !state.integrations.length) await loadIntegrations();
+    const data = await api("GET", "v1/tokens");
+    state.tokens = (data && data.tokens) || [];
+    renderTokens();
+    $("last-updated").textContent = `Updated ${new Date().toLocaleTimeString()}`;
+  } catch (err) {
+    $("last-updated").textContent = "Update failed";
+    if (!quiet || err.status === 401) handleError(err, "Could not load the tokens");
+    return;
+  }
+  // The trail reloads when asked only: a timer would drop the pages loaded with "Load more".
+  if (!quiet) await loadAccountAudit();
+}
+
+function integrationName(id) {
+  const known = state.integrations.find((i) => i.id === id);
+  return known ? known.name : id;
+}
+
+function tokenScope(token) {
+  const ids = token.integrationIds;
+  if (!Array.isArray(ids)) return { short: "Every integration", long: "Every integration, and those made later" };
+  const names = ids.map(integrationName);
+  return { short: names.length === 1 ? names[0] : `${names.length} integrations`, long: names.join(", ") };
+}
+
+function tokenState(token, now = Date.now()) {
+  if (token.revokedAt) return { key: "revoked", label: "Revoked",
+    title: `Revoked ${absolute(token.revokedAt)} by ${token.revokedBy || "an admin"}` };
+  if (token.expiresAt && Date.parse(token.expiresAt) <= now) return { key: "expired", label: "Expired",
+    title: `Expired ${absolute(token.expiresAt)}` };
+  return { key: "active", label: "Active", title: "Accepted" };
+}
+
+function renderTokens() {
+  // Newest first: one just made is at the top. Unchanged data is not drawn again.
+  const tokens = state.tokens.slice().sort((a, b) => String(b.createdAt).localeCompare(String(a.createdAt)));
+  const json = JSON.stringify([tokens, state.integrations.map((i) => [i.id, i.name])]);
+  const active = tokens.filter((t) => tokenState(t).key === "active").length;
+  $("tokens-summary").textContent = tokens.length
+    ? `Tokens · ${active} active of ${tokens.length}` : "Tokens";
+  const empty = $("tokens-empty");
+  empty.hidden = tokens.length > 0;
+  empty.textContent = "No named tokens yet: make one per person or tool with “New token…”.";
+  const body = $("tokens-body");
+  if (json === body.dataset.shown) return;
+  body.dataset.shown = json;
+  clear(body);
+  for (const t of tokens) {
+    const scope = tokenScope(t), st = tokenState(t);
+    body.append(h("tr", { dataset: { testid: "token-row", tokenId: t.id, state: st.key } },
+      h("td", { className: "name" },
+        h("span", { className: "ellipsis strong", title: t.name, dataset: { testid: "token-name-cell" } }, t.name),
+        h("span", { className: "sub ellipsis", title: `Made ${absolute(t.createdAt)} by ${t.createdBy}` },
+          h("span", { className: "mono" }, t.id), ` · made by ${t.createdBy}`)),
+      h("td", { dataset: { testid: "token-role-cell" } }, t.role),
+      h("td", {}, h("span", { className: "ellipsis", title: scope.long, dataset: { testid: "token-scope-cell" } }, scope.short)),
+      h("td", { dataset: { testid: "token-expires" } },
+        t.expiresAt ? h("time", { datetime: t.expiresAt, title: absolute(t.expiresAt) },
+          new Date(t.expiresAt).toLocaleDateString(undefined, { dateStyle: "medium" })) : h("span", { className: "muted" }, "never")),
+      h("td", { className: "age", dataset: { testid: "token-last-used" } },
+        t.lastUsedAt ? timeEl(t.lastUsedAt) : h("span", { className: "muted" }, "never")),
+      h("td", {}, h("span", { className: `chip token-${st.key}`, title: st.title, dataset: { testid: "token-state" } }, st.label)),
+      h("td", {}, t.revokedAt ? null : h("button", { className: "btn small outline-danger", type: "button",
+        dataset: { testid: "revoke-token" }, "aria-label": `Revoke the token ${t.name}`,
+        onclick: () => confirmRevoke(t) }, "Revoke…"))));
+  }
+}
+
+function confirmRevoke(token) {
+  const own = token.name === state.actor && token.role === state.role;
+  confirmAction({
+    title: `Revoke the token “${token.name}”?`,
+    paragraphs: [
+      "Whoever holds it is refused from their next request (401 Unauthorized): a dashboard "
+        + "open with it, the command line and any script using it stop at once.",
+      "What was done with it stays in the audit trails under its name. A revoked token cannot "
+        + "be used again: to give access back, make a new one.",
+      own ? "This looks like the token you are signed in with: this page will ask for another." : null,
+    ].filter(Boolean),
+    confirmLabel: "Revoke token",
+    run: async () => {
+      await api("DELETE", `v1/tokens/${seg(token.id)}`);
+      notify(`The token “${token.name}” is revoked.`, { testid: "token-revoked" });
+      await refreshTokens();
+    },
+  });
+}
+
+// --- a new token ----------------------------------------------------------------------
+
+const localDate = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+
+function openTokenForm() {
+  const form = $("new-token-form");
+  form.reset();
+  clearFormErrors(form, $("token-form-error"));
+  state.tokenScope = new Set();
+  $("token-expiry-date").min = localDate(new Date(Date.now() + DAY_MS));
+  renderScopeChoices();
+  renderExpiry();
+  $("token-dialog").showModal();
+  $("token-name").focus();
+}
+
+// The integrations to tick, narrowed by the search (ticked ones always stay in the list).
+function renderScopeChoices() {
+  const text = $("token-scope-search").value;
+  const list = clear($("token-scope"));
+  const shown = state.integrations.filter((i) => matchesSearch(i, text) || state.tokenScope.has(i.id)).reverse();
+  for (const i of shown) {
+    list.append(h("label", { className: "scope-item", title: `${i.name} (${i.id})` },
+      h("input", { type: "checkbox", value: i.id, checked: state.tokenScope.has(i.id),
+        dataset: { testid: "token-scope-choice" }, "aria-label": i.name,
+        onchange: (e) => {
+          if (e.target.checked) state.tokenScope.add(i.id); else state.tokenScope.delete(i.id);
+          renderScopeSummary();
+        } }),
+      h("span", { className: "ellipsis" }, i.name), h("span", { className: "mono muted" }, i.id)));
+  }
+  if (!shown.length) {
+    list.append(h("p", { className: "muted" }, state.integrations.length ? "No integration matches." : "No integrations yet."));
+  }
+  renderScopeSummary();
+}
+
+function renderScopeSummary() {
+  const n = state.tokenScope.size;
+  $("token-scope-summary").textContent = n
+    ? `Limited to ${n} integration${n === 1 ? "" : "s"}: it sees nothing of the others and cannot make tokens or integrations.`
+    : "Every integration, and those made later.";
+}
+
+// The expiry chosen: a preset from now, or the end of a chosen day in the viewer's time.
+function chosenExpiry() {
+  const choice = $("token-expiry").value;
+  if (!choice) return { at: null };
+  if (choice !== "date") return { at: new Date(Date.now() + Number(choice) * DAY_MS) };
+  const day = $("token-expiry-date").value;
+  const at = day ? new Date(`${day}T23:59:59`) : null;
+  if (!at || isNaN(at)) return { error: "Choose the day it stops working." };
+  if (at.getTime() <= Date.now()) return { error: "Choose a day to come." };
+  return { at };
+}
+
+function renderExpiry() {
+  $("token-expiry-date").hidden = $("token-expiry").value !== "date";
+  const expiry = chosenExpiry();
+  $("token-expiry-hint").textContent = expiry.error ? "It stops working at the end of the day you choose."
+    : expiry.at ? `It stops working on ${absolute(expiry.at.toISOString())} (your time).`
+      : "It works until it is revoked.";
+}
+
+async function saveToken(e) {
+  e.preventDefault();
+  const form = $("new-token-form"), box = $("token-form-error"), button = $("token-save");
+  clearFormErrors(form, box);
+  const expiry = chosenExpiry();
+  if (expiry.error) {
+    $("error-token-expiresAt").textContent = expiry.error;
+    $("token-expiry-date").setAttribute("aria-invalid", "true");
+    return;
+  }
+  const body = { name: $("token-name").value.trim(), role: $("token-role").value };
+  if (state.tokenScope.size) body.integrationIds = [...state.tokenScope];
+  if (expiry.at) body.expiresAt = expiry.at.toISOString();
+  button.disabled = true;
+  try {
+    const created = await api("POST", "v1/tokens", body);
+    $("token-dialog").close();
+    const scope = tokenScope(created).long;
+    showKey(`The token “${created.name}”: ${created.role}, ${scope === "Every integration, and those made later"
+      ? "every integration" : `limited to ${scope}`}, ${created.expiresAt
+      ? `until ${absolute(created.expiresAt)}` : "no expiry"}. Its secret:`, created.token, "", "token");
+    await refreshTokens();
+  } catch (err) {
+    showFormErrors(err, form, box);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// --- the account's audit trail ----------------------------------------------------------
+
+async function loadAccountAudit({ more = false } = {}) {
+  const trail = more ? state.accountAudit : { entries: [], continuationToken: null };
+  if (!more) state.accountAudit = trail;
+  const query = more && trail.continuationToken ? `?continuationToken=${seg(trail.continuationToken)}` : "";
+  $("account-audit-more").disabled = true;
+  try {
+    const data = await api("GET", `v1/audit${query}`);
+    if (state.accountAudit !== trail) return;
+    const entries = (data && data.entries) || [];
+    trail.entries = more ? trail.entries.concat(entries) : entries;
+    trail.continuationToken = (data && data.continuationToken) || null;
+    renderAccountAudit();
+  } catch (err) {
+    if (state.accountAudit !== trail) return;
+    renderAccountAudit(err.message);
+    handleError(err, "Could not load the account's audit trail");
+  } finally {
+    $("account-audit-more").disabled = false;
+  }
+}
+
+function renderAccountAudit(message) {
+  const trail = state.accountAudit;
+  const entries = renderTrail($("account-audit-body"), trail.entries);
+  const empty = $("account-audit-empty");
+  empty.hidden = entries.length > 0;
+  empty.textContent = message || "Nothing recorded yet: making or revoking a token is.";
+  $("account-audit-more").hidden = !trail.continuationToken;
 }
 
 /* =====================================================================================
@@ -1534,7 +1789,8 @@ class FlowChart {
     if (this.scoped) {
       this.scopeSelect = h("select", { "aria-label": "Integrations in the chart", dataset: testid("scope"),
         onchange: (e) => { this.scope = e.target.value; this.save(); this.load(); } },
-        h("option", { value: "integration" }, "This integration"), h("option", { value: "all" }, "All integrations"));
+        h("option", { value: "integration" }, "This integration"),
+        h("option", { value: "all", dataset: { testid: "flow-scope-all" } }, "All integrations"));
       this.scopeSelect.value = this.scope;
     }
     this.toggle = h("button", { className: "btn small", type: "button", "aria-controls": id("body"),
@@ -1578,13 +1834,29 @@ class FlowChart {
     this.renderTitle();
   }
 
+  // A token limited to some integrations is refused the chart of all together: the
+  // events chart offers only its integration, the chart of all is not shown.
+  renderScope() {
+    const limited = isLimited();
+    if (this.scopeSelect) {
+      const all = this.scopeSelect.querySelector("option[value=all]");
+      all.disabled = all.hidden = limited;
+      this.scopeSelect.value = limited ? "integration" : this.scope;
+      this.scopeSelect.title = limited ? "Your token is limited to some integrations: the chart of all is not yours to see" : "";
+    } else {
+      this.root.hidden = limited;
+    }
+  }
+
   // The integration the chart is about (null: all together).
   integrationId() {
-    return this.scoped && this.scope === "integration" && state.integrationId ? state.integrationId : null;
+    const one = this.scoped && (this.scope === "integration" || isLimited());
+    return one && state.integrationId ? state.integrationId : null;
   }
 
   async load() {
     if (!this.open || !state.token) { this.renderTitle(); return; }
+    if (!this.integrationId() && isLimited()) { this.renderTitle(); return; }  // refused: not asked
     const integrationId = this.integrationId(), windowKey = this.window;
     const asked = { integrationId, window: windowKey };
     // Another integration or window: its numbers are not shown as this one's meanwhile.
@@ -1841,7 +2113,6 @@ $("integration-select").addEventListener("change", (e) => {
   state.selectedId = null; state.detail = null; renderDetail();
   reload();
 });
-$("actor-name").addEventListener("input", (e) => setActor(e.target.value));
 $("auto-refresh").addEventListener("change", () => { schedule(); if ($("auto-refresh").checked) refresh({ quiet: true }); });
 $("refresh-now").addEventListener("click", () => refresh({ recount: true }));
 $("sign-out").addEventListener("click", () => signOut("Enter another token (the current one was forgotten)."));
@@ -1873,12 +2144,18 @@ $("key-dialog").addEventListener("cancel", (e) => e.preventDefault());
 $("key-dialog").addEventListener("close", () => { $("api-key").textContent = ""; $("key-copied").textContent = ""; });
 $("audit-back").addEventListener("click", () => switchView("integrations"));
 $("audit-more").addEventListener("click", () => loadAudit({ more: true }));
+$("create-token").addEventListener("click", openTokenForm);
+$("new-token-form").addEventListener("submit", saveToken);
+$("token-cancel").addEventListener("click", () => $("token-dialog").close());
+$("token-scope-search").addEventListener("input", renderScopeChoices);
+$("token-expiry").addEventListener("change", renderExpiry);
+$("token-expiry-date").addEventListener("input", renderExpiry);
+$("account-audit-more").addEventListener("click", () => loadAccountAudit({ more: true }));
 document.addEventListener("visibilitychange", () => { if (!document.hidden && state.token) refresh({ quiet: true }); });
 
 async function start() {
   $("signin").hidden = true;
   $("app").hidden = false;
-  $("actor-name").value = state.actor;
   const preferred = readStateFromHash();
   filtersToForm();
   renderListLoading();
@@ -1889,6 +2166,8 @@ async function start() {
     handleError(err, "Could not load integrations");
     return;
   }
+  renderRole();  // again, now that the names of a limited token's integrations are known
+  if (state.view === "tokens" && !managesAccount()) state.view = "events";
   if (state.view === "audit") state.audit = { integrationId: preferred || "", entries: [], continuationToken: null };
   showView(state.view);
   await refresh();
