@@ -111,9 +111,9 @@ class Api:
     def change_integration(self, integration_id: str, change: dict[str, Any]) -> dict[str, Any]:
         return dict(self.call("PATCH", f"/v1/integrations/{seg(integration_id)}", change))
 
-    def regenerate_key(self, integration_id: str) -> dict[str, Any]:
+    def regenerate_key(self, integration_id: str, grace_seconds: int = 0) -> dict[str, Any]:
         path = f"/v1/integrations/{seg(integration_id)}/regenerate-key"
-        return dict(self.call("POST", path))
+        return dict(self.call("POST", path, {"graceSeconds": grace_seconds}))
 
     # --- events ---------------------------------------------------------------------------
     def filter_events(self, query: dict[str, Any]) -> dict[str, Any]:

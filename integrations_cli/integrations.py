@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -62,6 +63,8 @@ def show(ctx: Context, args: argparse.Namespace) -> int:
         ("Enabled", "yes" if integration.get("enabled") else "no"),
         ("Ordering", f"per {integration.get('orderingScope')}"),
         ("Key", integration.get("apiKeyHint", "")),
+        ("Key last used", _last_used(integration.get("apiKeyLastUsedAt"))),
+        *_previous_key(integration),
         ("Max attempts", str(retry.get("maxAttempts") or "platform default")),
         (
             "Base delay",
@@ -81,6 +84,22 @@ def show(ctx: Context, args: argparse.Namespace) -> int:
         line.append("  ")
     ctx.out.print(line)
     return 0
+
+
+def _last_used(at: str | None) -> str:
+    return f"{when(at)} (to within 5 minutes)" if at else "never"
+
+
+def _previous_key(integration: dict[str, Any]) -> list[tuple[str, str]]:
+    """The key a regeneration kept working, while its grace period runs."""
+    until = integration.get("previousKeyValidUntil")
+    if not until or datetime.fromisoformat(until.replace("Z", "+00:00")) <= datetime.now(UTC):
+        return []
+    hint = integration.get("previousKeyHint") or ""
+    return [
+        ("Previous key", f"{hint}, works until {when(until)}"),
+        ("Previous key last used", _last_used(integration.get("previousKeyLastUsedAt"))),
+    ]
 
 
 def _set_enabled(ctx: Context, integration_id: str, enabled: bool) -> int:
@@ -105,12 +124,12 @@ def disable(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def rotate_key(ctx: Context, args: argparse.Namespace) -> int:
-    rotated = ctx.api.regenerate_key(args.integration)
+    rotated = ctx.api.regenerate_key(args.integration, args.grace)
     if args.json:
         print_json(rotated)
         return 0
-    ctx.out.print(
-        Text(f"New key for {rotated['id']}. The old key stopped working just now.", style="bold")
-    )
+    until = rotated.get("previousKeyValidUntil")
+    old = f"The old key works until {when(until)}." if until else "The old key stopped working."
+    ctx.out.print(Text(f"New key for {rotated['id']}. {old}", style="bold"))
     _print_key(ctx, rotated["id"], rotated["apiKey"])
     return 0

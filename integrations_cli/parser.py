@@ -82,10 +82,22 @@ def build_parser() -> argparse.ArgumentParser:
         ("show", integrations.show, "one integration and its last 24 hours"),
         ("enable", integrations.enable, "accept the integration's key again"),
         ("disable", integrations.disable, "refuse the integration's key (403)"),
-        ("rotate-key", integrations.rotate_key, "replace the key; the old one stops working"),
+        (
+            "rotate-key",
+            integrations.rotate_key,
+            "replace the key; the old one stops working (at once, or after --grace)",
+        ),
     ):
         sub = command(ints_cmds, name, text, handler, json=name in ("show", "rotate-key"))
         sub.add_argument("integration", metavar="INTEGRATION")
+        if name == "rotate-key":
+            sub.add_argument(
+                "--grace",
+                type=int,
+                default=0,
+                metavar="SECONDS",
+                help="keep the old key working this long (0-604800; default 0: stop at once)",
+            )
 
     evs = groups.add_parser("events", help="list, tail, show and resubmit events")
     evs_cmds = evs.add_subparsers(dest="command", required=True, metavar="COMMAND")

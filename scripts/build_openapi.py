@@ -200,8 +200,16 @@ INTEGRATION_ID = "int_3f9a1c2b4d5e6f70"
 EVENT_ID = "01968b49-ed00-7d41-9a2b-3c4d5e6f7a8b"  # UUIDv7 of T0
 OTHER_EVENT_ID = "01968b49-fca0-7e02-8c11-0a1b2c3d4e5f"  # T0 + 4 s
 JOB_ID = "job_5a1b2c3d4e5f6a7b"
-API_KEY = API_KEY_PREFIX + "q7Vb2mXr9TfLc0WzA4sKd1HnPy6EuJ8oGi3RtYbNvQ"
-NEW_API_KEY = API_KEY_PREFIX + "M2cTz8HwQ1rVx5LpDk9JfYa0NsGe4BuO7iWmEt3RqZ"
+
+
+def _api_key(random_part: str) -> str:
+    """A key of the shape the product issues (prefix, id, random part, checksum), with a
+    checksum that fails: an example no secret scanner takes for a leaked key."""
+    return f"{API_KEY_PREFIX}{INTEGRATION_ID}_{random_part}_000000"
+
+
+API_KEY = _api_key("q7Vb2mXr9TfLc0WzA4sKd1HnPy6EuJ8oGi3RtYbNvQa")
+NEW_API_KEY = _api_key("M2cTz8HwQ1rVx5LpDk9JfYa0NsGe4BuO7iWmEt3RqZb")
 
 
 def example(summary: str, value: Any) -> Json:
@@ -222,6 +230,17 @@ def _integration(**changes: Any) -> Integration:
     for name, value in changes.items():
         setattr(integration, name, value)
     return integration
+
+
+def _rotated_with_grace() -> Integration:
+    """The integration just after `{"graceSeconds": 3600}`: the old key still works."""
+    return _integration(
+        key_hint=key_hint(NEW_API_KEY),
+        previous_key_hint=key_hint(API_KEY),
+        previous_key_valid_until=T0 + timedelta(days=2, hours=1),
+        previous_key_last_used_at=T0 + timedelta(days=1, hours=23, minutes=58),
+        updated_at=T0 + timedelta(days=2),
+    )
 
 
 def _failed_order() -> tuple[IntegrationEvent, Attempt]:
@@ -316,7 +335,12 @@ def _audit_page() -> AuditPage:
             AuditAction.KEY_REGENERATED,
             *admin,
             before={"keyHint": f"{API_KEY_PREFIX}…Qw7e"},
-            after={"keyHint": f"{API_KEY_PREFIX}…J9tx"},
+            after={
+                "keyHint": f"{API_KEY_PREFIX}…J9tx",
+                "graceSeconds": 3600,
+                "previousKeyHint": f"{API_KEY_PREFIX}…Qw7e",
+                "previousKeyValidUntil": "2025-05-01T11:15:00.000Z",
+            },
         ),
         AuditEntry(
             INTEGRATION_ID,
@@ -383,7 +407,9 @@ def response_examples() -> dict[str, Json]:
     found = EventDetail(failed, mask(failed.payload), [attempt], advice_for(failed))
     counts = {status: 0 for status in EventStatus}
     counts.update({EventStatus.SUCCESS: 1250, EventStatus.FAILED: 3, EventStatus.QUEUED: 2})
-    integration = schemas.Integration.of(_integration()).to_json()
+    integration = schemas.Integration.of(
+        _integration(key_last_used_at=T0 + timedelta(days=1, minutes=42))
+    ).to_json()
     return {
         "accepted": {"accepted": example("Accepted", {"messageId": EVENT_ID})},
         "integration": {"integration": example("An integration", integration)},
@@ -405,11 +431,15 @@ def response_examples() -> dict[str, Json]:
         },
         "newKey": {
             "newKey": example(
-                "The new key",
+                "The new key; the old one stopped working",
                 schemas.NewApiKey.of(
                     IssuedKey(_integration(key_hint=key_hint(NEW_API_KEY)), NEW_API_KEY)
                 ).to_json(),
-            )
+            ),
+            "withGrace": example(
+                "The new key; the old one works for another hour",
+                schemas.NewApiKey.of(IssuedKey(_rotated_with_grace(), NEW_API_KEY)).to_json(),
+            ),
         },
         "eventPage": {
             "page": example(
@@ -718,11 +748,22 @@ def prose(ex: dict[str, Json]) -> dict[str, Prose]:
         ),
         "regenerateKey": Prose(
             "Replace the API key",
-            "Makes a new key and answers it once; the old key stops working at once. "
-            "Another change to the integration at the same moment can make it 409: "
-            "send it again.",
-            "The new key.",
+            "Makes a new key and answers it once. The old key stops working at once, "
+            "unless the body gives it a grace period: `{\"graceSeconds\": n}` (0 to "
+            "604800, 7 days; 0 by default, and the body may be left out) keeps it working "
+            "until `previousKeyValidUntil`, so the clients can switch to the new key "
+            "without a refused request. Only one previous key is kept: a regeneration "
+            "during a grace period ends that grace at once. The integration shows when "
+            "each key was last used (`apiKeyLastUsedAt`, `previousKeyLastUsedAt`, to "
+            "within 5 minutes), so you can see when no client sends the old key any more. "
+            "The audit trail records the grace, never a key. Another change to the "
+            "integration at the same moment can make it 409: send it again.",
+            "The new key, and until when the old one works.",
             "newKey",
+            {
+                "atOnce": example("The old key stops working at once", {}),
+                "grace": example("The old key works for another hour", {"graceSeconds": 3600}),
+            },
         ),
         "createToken": Prose(
             "Make a named management token",
@@ -1088,7 +1129,12 @@ def build() -> Json:
                     "bearerFormat": f"{API_KEY_PREFIX}…",
                     "description": (
                         "The integration's API key, shown once when the integration is created "
-                        "or its key regenerated. Valid only on the inbound route."
+                        "or its key regenerated. Valid only on the inbound route (and the "
+                        "sender's view of its own messages). Its shape: "
+                        "`avvyr_int_live_<integration id>_<43 random>_<6 checksum>`; the "
+                        "checksum (CRC32, base62) lets a secret scanner recognise a leaked "
+                        "key, and a mistyped or cut-short key gets 401 at once. Keys issued "
+                        "before the checksum keep working."
                     ),
                 },
                 "managementToken": {

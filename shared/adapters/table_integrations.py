@@ -1,14 +1,19 @@
 """Integrations and API-key hashes in Table Storage.
 
-`integrations`: PartitionKey = integration id (one small partition each).
+`integrations`: PartitionKey = integration id (one small partition each); the row holds
+the key's hash, and during a regeneration's grace period the previous key's hash with
+its expiry, and each key's last-used time. Rows written before these fields read as
+"no previous key, never used".
 `apikeys`: PartitionKey = SHA-256 of the key, so authenticating is one point read.
 """
 
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
 from typing import Any
 
+from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.adapters.azure_storage import StorageClients, translate_errors, write_entity
@@ -33,6 +38,11 @@ def to_entity(integration: Integration) -> dict[str, Any]:
         "partitionShards": integration.partition_shards,
         "retryMaxAttempts": integration.retry_max_attempts,
         "retryBaseDelaySeconds": integration.retry_base_delay_seconds,
+        "keyLastUsedAt": integration.key_last_used_at,
+        "previousKeyHash": integration.previous_key_hash,
+        "previousKeyHint": integration.previous_key_hint,
+        "previousKeyValidUntil": integration.previous_key_valid_until,
+        "previousKeyLastUsedAt": integration.previous_key_last_used_at,
         "createdAt": integration.created_at,
         "updatedAt": integration.updated_at,
     }
@@ -50,6 +60,11 @@ def from_entity(entity: Any) -> Integration:
         partition_shards=int(entity.get("partitionShards", 8)),
         retry_max_attempts=entity.get("retryMaxAttempts"),
         retry_base_delay_seconds=entity.get("retryBaseDelaySeconds"),
+        key_last_used_at=entity.get("keyLastUsedAt"),
+        previous_key_hash=entity.get("previousKeyHash"),
+        previous_key_hint=entity.get("previousKeyHint"),
+        previous_key_valid_until=entity.get("previousKeyValidUntil"),
+        previous_key_last_used_at=entity.get("previousKeyLastUsedAt"),
         created_at=entity["createdAt"],
         updated_at=entity["updatedAt"],
         etag=entity.metadata.get("etag"),
@@ -97,9 +112,9 @@ class TableIntegrationStore(IntegrationStore):
             return None
         return str(entity["integrationId"])
 
-    async def replace_key(self, integration: Integration, old_hash: str | None) -> None:
-        # New key indexed first, then the integration points at it, then the old one
-        # goes: at no moment does a valid key resolve to nothing.
+    async def replace_key(self, integration: Integration, retired: tuple[str | None, ...]) -> None:
+        # New key indexed first, then the integration points at it, then the retired
+        # ones go: at no moment does a valid key resolve to nothing.
         with translate_errors():
             await self._keys.upsert_entity(self._key_row(integration))
         try:
@@ -111,9 +126,30 @@ class TableIntegrationStore(IntegrationStore):
             with contextlib.suppress(TransientError, ResourceNotFoundError), translate_errors():
                 await self._keys.delete_entity(integration.key_hash, KEY_ROW)
             raise
-        if old_hash and old_hash != integration.key_hash:
+        held = {integration.key_hash, integration.previous_key_hash}
+        for old_hash in dict.fromkeys(retired):
+            if old_hash and old_hash not in held:
+                with translate_errors():
+                    await self._keys.delete_entity(old_hash, KEY_ROW)
+
+    async def record_key_use(
+        self, integration: Integration, at: datetime, *, previous: bool = False
+    ) -> None:
+        field = "previousKeyLastUsedAt" if previous else "keyLastUsedAt"
+        entity = {"PartitionKey": integration.id, "RowKey": ROW, field: at}
+        if integration.etag is None:
+            raise StaleWrite(f"integration {integration.id} was not read from storage")
+        try:
             with translate_errors():
-                await self._keys.delete_entity(old_hash, KEY_ROW)
+                meta = await self._integrations.update_entity(
+                    entity,
+                    mode="merge",
+                    etag=integration.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+        except ResourceNotFoundError as exc:
+            raise StaleWrite(f"integration {integration.id} no longer exists") from exc
+        integration.etag = meta.get("etag")
 
     @staticmethod
     def _key_row(integration: Integration) -> dict[str, Any]:

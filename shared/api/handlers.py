@@ -111,7 +111,9 @@ async def regenerate_key(
     services: Container, request: ApiRequest, caller: Caller | None
 ) -> schemas.NewApiKey:
     return schemas.NewApiKey.of(
-        await services.management.regenerate_key(request.route_params["id"], who(caller))
+        await services.management.regenerate_key(
+            request.route_params["id"], who(caller), json_body(request)
+        )
     )
 
 

@@ -18,7 +18,7 @@ from shared.api import handlers, schemas
 from shared.api.http_api import Handler
 from shared.domain.models import Role
 from shared.services.flow import FlowRequest
-from shared.services.management import CreateIntegration, PatchIntegration
+from shared.services.management import CreateIntegration, PatchIntegration, RegenerateKey
 from shared.services.queries import CountsRequest, EventFilter
 from shared.services.tokens import CreateToken
 
@@ -187,7 +187,8 @@ ROUTES: tuple[Route, ...] = (
         Scope.PATH,
         tag="integrations",
         response=schemas.NewApiKey,
-        errors=(404, 409, 503),
+        body=Body(RegenerateKey, required=False),
+        errors=(400, 404, 409, 415, 503),
     ),
     management(
         "getAuditTrail",

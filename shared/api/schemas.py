@@ -84,6 +84,21 @@ class Integration(Answer):
     enabled: bool
     ordering_scope: OrderingScope
     api_key_hint: str = Field(description="The key's last characters.")
+    api_key_last_used_at: Timestamp | None = Field(
+        description="When the key last authenticated a request, to within 5 minutes "
+        "(a use is written at most that often); null if never."
+    )
+    previous_key_hint: str | None = Field(
+        description="The key the last regeneration replaced, while it was given a grace "
+        "period; null if it was refused at once."
+    )
+    previous_key_valid_until: Timestamp | None = Field(
+        description="Until when the previous key works (past: it no longer does)."
+    )
+    previous_key_last_used_at: Timestamp | None = Field(
+        description="When the previous key last authenticated a request, to within 5 "
+        "minutes; null if never: it shows whether a client still sends the old key."
+    )
     retry: RetrySettings
     created_at: Timestamp
     updated_at: Timestamp
@@ -97,6 +112,10 @@ class Integration(Answer):
             enabled=integration.enabled,
             ordering_scope=integration.ordering_scope,
             api_key_hint=integration.key_hint,
+            api_key_last_used_at=integration.key_last_used_at,
+            previous_key_hint=integration.previous_key_hint,
+            previous_key_valid_until=integration.previous_key_valid_until,
+            previous_key_last_used_at=integration.previous_key_last_used_at,
             retry=RetrySettings(
                 max_attempts=integration.retry_max_attempts,
                 base_delay_seconds=integration.retry_base_delay_seconds,
@@ -129,18 +148,28 @@ class IntegrationList(Answer):
 
 
 class NewApiKey(Answer):
-    """The new key, shown this once; the old key stops working."""
+    """The new key, shown this once; the old key stops working at once, or at
+    `previousKeyValidUntil` when the request gave it a grace period."""
 
     id: str
     api_key: ApiKey
     api_key_hint: str
+    previous_key_hint: str | None = Field(
+        description="The replaced key's hint while it keeps working; null if it stopped."
+    )
+    previous_key_valid_until: Timestamp | None = Field(
+        description="Until when the old key keeps working; null: it stopped at once."
+    )
 
     @classmethod
     def of(cls, issued: IssuedKey) -> Self:
+        integration = issued.integration
         return cls(
-            id=issued.integration.id,
+            id=integration.id,
             api_key=issued.api_key,
-            api_key_hint=issued.integration.key_hint,
+            api_key_hint=integration.key_hint,
+            previous_key_hint=integration.previous_key_hint,
+            previous_key_valid_until=integration.previous_key_valid_until,
         )
 
 

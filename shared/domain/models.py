@@ -68,7 +68,21 @@ class Integration:
     partition_shards: int = 8
     retry_max_attempts: int | None = None
     retry_base_delay_seconds: float | None = None
+    # When the key last authenticated a request, to within the usage window
+    # (`shared.services.key_usage`); None: not since it was issued.
+    key_last_used_at: datetime | None = None
+    # The key a regeneration replaced, still accepted until `previous_key_valid_until`
+    # (its grace period); None when the regeneration kept none. Only one at a time.
+    previous_key_hash: str | None = None
+    previous_key_hint: str | None = None
+    previous_key_valid_until: datetime | None = None
+    previous_key_last_used_at: datetime | None = None
     etag: str | None = field(default=None, compare=False)
+
+    def previous_key_valid(self, now: datetime) -> bool:
+        """Whether the previous key is still within its grace period."""
+        until = self.previous_key_valid_until
+        return self.previous_key_hash is not None and until is not None and now < until
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +92,10 @@ class Integration:
             "enabled": self.enabled,
             "orderingScope": self.ordering_scope.value,
             "apiKeyHint": self.key_hint,
+            "apiKeyLastUsedAt": iso(self.key_last_used_at),
+            "previousKeyHint": self.previous_key_hint,
+            "previousKeyValidUntil": iso(self.previous_key_valid_until),
+            "previousKeyLastUsedAt": iso(self.previous_key_last_used_at),
             "retry": {
                 "maxAttempts": self.retry_max_attempts,
                 "baseDelaySeconds": self.retry_base_delay_seconds,

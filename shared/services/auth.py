@@ -1,8 +1,12 @@
 """Who is calling: integrations by API key, people and tools by management token.
 
-An API key is shown once; only its SHA-256 is stored. A key names its integration
-("avvyr_int_live_<integration id>_<secret>"), so authenticating is one point read of
-that integration and a constant-time comparison with its hash; keys issued without
+An API key is shown once; only its SHA-256 is stored. A key names its integration and
+ends in a checksum ("avvyr_int_live_<integration id>_<secret>_<checksum>", the shape of
+`shared.domain.credentials`), so a mistyped or truncated key is refused without a
+storage read, and authenticating a whole one is one point read of that integration and
+a constant-time comparison with its hash (and, while a regeneration's grace period
+lasts, with the previous key's). Keys issued before the checksum
+("avvyr_int_live_<integration id>_<secret>") work as they did, and keys issued without
 the id are still found through the hash index (two reads). Who calls a management
 route is found by `shared.services.tokens`; `authorize` turns that identity into the
 caller a route may serve.
@@ -14,28 +18,52 @@ import hashlib
 import hmac
 import ipaddress
 import re
-import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from shared.config import Settings
+from shared.domain import credentials
+from shared.domain.clock import iso, utcnow
 from shared.domain.errors import Forbidden, Unauthenticated
 from shared.domain.models import Integration, Role
 from shared.domain.tokens import Identity
+from shared.services.key_usage import KeyUsage
 from shared.services.ports import IntegrationStore
 
 API_KEY_PREFIX = "avvyr_int_live_"
 # A key's characters stay within [A-Za-z0-9_-], as keys always were.
-NAMED_KEY = re.compile(re.escape(API_KEY_PREFIX) + r"(int_[0-9a-f]{16})_[A-Za-z0-9_-]{43}")
+_NAMES = re.escape(API_KEY_PREFIX) + r"(int_[0-9a-f]{16})_"
+CHECKED_KEY = re.compile(
+    _NAMES + rf"[A-Za-z0-9_-]{{43}}_[0-9A-Za-z]{{{credentials.CHECKSUM_LENGTH}}}"
+)
+NAMED_KEY = re.compile(_NAMES + r"[A-Za-z0-9_-]{43}")  # issued before the checksum
+NAMING_KEY = re.compile(_NAMES)
+# Keys issued without the id were the prefix and 43 random characters.
+UNNAMED_KEY_LENGTH = len(API_KEY_PREFIX) + 43
+MISTYPED = (
+    "The API key is not valid: it looks mistyped or cut short (its checksum does not "
+    "match). Copy the whole key again."
+)
 
 
 def generate_api_key(integration_id: str) -> str:
-    return f"{API_KEY_PREFIX}{integration_id}_{secrets.token_urlsafe(32)}"
+    """A new key: the prefix, the integration's id, a random part and a checksum."""
+    return credentials.issue(f"{API_KEY_PREFIX}{integration_id}_")
 
 
 def integration_named_by(key: str) -> str | None:
-    """The integration id a key carries, if it carries one."""
-    match = NAMED_KEY.fullmatch(key)
-    return match.group(1) if match else None
+    """The integration id a key carries, if it carries one; a key with the checksum
+    must be whole and its checksum hold (else 401 at once, without a storage read)."""
+    if match := CHECKED_KEY.fullmatch(key):
+        if not credentials.checksum_holds(key):
+            raise Unauthenticated(MISTYPED)
+        return match.group(1)
+    if match := NAMED_KEY.fullmatch(key):
+        return match.group(1)
+    if NAMING_KEY.match(key) and len(key) != UNNAMED_KEY_LENGTH:
+        # Names an integration but is neither whole shape: a key cut short or too long.
+        raise Unauthenticated(MISTYPED)
+    return None
 
 
 def hash_key(key: str) -> str:
@@ -57,25 +85,45 @@ def bearer_token(authorization: str | None) -> str:
 
 
 async def authenticate_integration(
-    store: IntegrationStore, authorization: str | None
+    store: IntegrationStore,
+    authorization: str | None,
+    *,
+    now: datetime | None = None,
+    usage: KeyUsage | None = None,
 ) -> Integration:
-    """The enabled integration owning this API key, or 401/403."""
+    """The enabled integration owning this API key, or 401/403. The key is the
+    integration's current one, or its previous one while a regeneration's grace period
+    lasts (`now` before `previous_key_valid_until`). `usage`, when given, notes the
+    key's use (`shared.services.key_usage`: a write at most once per window)."""
     key = bearer_token(authorization)
     if not key.startswith(API_KEY_PREFIX):
         raise Unauthenticated(
             "This route takes an integration API key (avvyr_int_live_…), not a management token."
         )
+    now = now or utcnow()
     digest = hash_key(key)
     integration_id = integration_named_by(key) or await store.integration_for_key(digest)
     integration = await store.get(integration_id) if integration_id else None
-    # Compare with the integration's current hash too: a key replaced a moment ago is
-    # refused even if its index row has not been deleted yet.
-    if integration is None or not hmac.compare_digest(integration.key_hash, digest):
+    if integration is None:
         raise Unauthenticated("The API key is not valid; it may have been regenerated.")
+    # Compare with the integration's hashes too: a key replaced a moment ago is refused
+    # even if its index row has not been deleted yet. Both comparisons always run.
+    current = hmac.compare_digest(integration.key_hash, digest)
+    previous = hmac.compare_digest(integration.previous_key_hash or "", digest)
+    if not current:
+        if not previous:
+            raise Unauthenticated("The API key is not valid; it may have been regenerated.")
+        if not integration.previous_key_valid(now):
+            raise Unauthenticated(
+                "The API key was regenerated and its grace period ended at "
+                f"{iso(integration.previous_key_valid_until)}; use the new key."
+            )
     if not integration.enabled:
         raise Forbidden(
             f"Integration '{integration.name}' is disabled; an admin can enable it again."
         )
+    if usage is not None:
+        await usage.note(integration, previous=not current, now=now)
     return integration
 
 

@@ -35,6 +35,7 @@ from shared.domain.throttle import RateLimiter
 from shared.services.auth import authenticate_integration
 from shared.services.flow_counter import FlowCounter
 from shared.services.identifiers import EVENT_ID
+from shared.services.key_usage import KeyUsage
 from shared.services.ports import (
     EventStore,
     IdempotencyRecord,
@@ -98,6 +99,8 @@ class InboundService:
         self._idempotency = idempotency
         self._bus = bus
         self._now = now
+        # Each key's last use, written at most once per window, never per request.
+        self._key_usage = KeyUsage(integrations)
         rate = settings.inbound_requests_per_second
         self._limiter = RateLimiter(rate) if rate > 0 else None
         # The sender's questions have a budget of their own: polling never slows a push.
@@ -111,7 +114,7 @@ class InboundService:
         return accepted
 
     async def _accept(self, request: InboundRequest) -> Accepted:
-        integration = await authenticate_integration(self._integrations, request.authorization)
+        integration = await self._authenticate(request.authorization)
         self._check_rate(self._limiter, integration)
         document = check_body(request.body, request.content_type, self._settings.max_body_bytes)
         validated = validate_inbound(document, self._settings.max_items_per_event)
@@ -163,7 +166,7 @@ class InboundService:
         reads (the key's integration, then the event in that integration's partitions).
         Another integration's message is not found there, so it is a 404 like an id that
         never existed: ids cannot be probed across integrations."""
-        integration = await authenticate_integration(self._integrations, authorization)
+        integration = await self._authenticate(authorization)
         self._check_rate(self._lookups, integration)
         event = None
         if EVENT_ID.fullmatch(message_id):
@@ -175,6 +178,11 @@ class InboundService:
                 "the 202 answer gave, with the same integration's API key."
             )
         return event
+
+    async def _authenticate(self, authorization: str | None) -> Integration:
+        return await authenticate_integration(
+            self._integrations, authorization, now=self._now(), usage=self._key_usage
+        )
 
     def _check_rate(self, limiter: RateLimiter | None, integration: Integration) -> None:
         if limiter is not None and (wait := limiter.retry_after(integration.id)):

@@ -1,14 +1,17 @@
 """Managing integrations: create (key shown once), read, change, regenerate the key.
 
-Each change is audited once it is saved (`shared.services.audit`): who, and the fields
-it changed before and after; a key only ever as its hint.
+Regenerating may keep the old key working for a grace period the admin chooses
+(`{"graceSeconds": n}`, 0 by default: refused at once), so a client can switch keys
+without a gap; only one previous key is kept, so a second regeneration ends the first
+one's grace. Each change is audited once it is saved (`shared.services.audit`): who,
+and the fields it changed before and after; a key only ever as its hint.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -16,7 +19,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from shared.config import Settings
 from shared.domain.audit import AuditAction
-from shared.domain.clock import new_integration_id
+from shared.domain.clock import iso, new_integration_id
 from shared.domain.errors import Conflict, NotFound, ValidationFailed
 from shared.domain.models import Integration, OrderingScope
 from shared.services.audit import AuditLog
@@ -30,6 +33,9 @@ from shared.services.validation import pydantic_problems
 # A concurrent change to the same integration is rare (people, not machines, make
 # them): a few fresh reads settle it.
 CHANGE_ATTEMPTS = 3
+# The longest an old key may keep working after a regeneration: long enough to roll a
+# key through a weekly deployment, short enough that a leaked key does not linger.
+MAX_GRACE_SECONDS = 7 * 86_400
 
 M = TypeVar("M", bound=BaseModel)
 IntegrationName = Annotated[
@@ -60,6 +66,18 @@ class PatchIntegration(BaseModel):
     enabled: bool | None = None
     orderingScope: OrderingScope | None = None
     retry: RetryOverrides | None = None
+
+
+class RegenerateKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    graceSeconds: Annotated[int, Field(ge=0, le=MAX_GRACE_SECONDS, strict=True)] = Field(
+        0,
+        description=(
+            "How long the old key keeps working, in seconds (at most 604800, 7 days); "
+            "0, the default, refuses it at once."
+        ),
+    )
 
 
 def parse_body(model: type[M], document: Any) -> M:
@@ -180,33 +198,57 @@ class ManagementService:
                 "integration first and wait for them to drain."
             )
 
-    async def regenerate_key(self, integration_id: str, caller: Caller) -> IssuedKey:
-        old_hint = ""
+    async def regenerate_key(
+        self, integration_id: str, caller: Caller, document: Any = None
+    ) -> IssuedKey:
+        """A new key; the old one keeps working `graceSeconds` (0: refused at once). A
+        grace still running from an earlier regeneration ends now: one previous key."""
+        grace = parse_body(RegenerateKey, {} if document is None else document).graceSeconds
+        before: dict[str, Any] = {}
 
         async def rotate_fresh_copy() -> IssuedKey:
             # Saved over a fresh copy only: a blind save could put back a key hash
             # another rotation had just retired, leaving no key that works.
-            nonlocal old_hint
             integration = await self.get(integration_id)
-            key, old_hash = generate_api_key(integration.id), integration.key_hash
-            old_hint = integration.key_hint
+            now = self._now()
+            before.clear()
+            before.update(_keys_audited(integration, now))
+            key = generate_api_key(integration.id)
+            retired = (integration.previous_key_hash, integration.key_hash)
+            if grace > 0:
+                integration.previous_key_hash = integration.key_hash
+                integration.previous_key_hint = integration.key_hint
+                integration.previous_key_valid_until = now + timedelta(seconds=grace)
+                integration.previous_key_last_used_at = integration.key_last_used_at
+            else:
+                integration.previous_key_hash = integration.previous_key_hint = None
+                integration.previous_key_valid_until = None
+                integration.previous_key_last_used_at = None
             await self._secrets.set_secret(secret_name(integration.id), key)
             integration.key_hash, integration.key_hint = hash_key(key), key_hint(key)
-            integration.updated_at = self._now()
-            await self._integrations.replace_key(integration, old_hash)
+            integration.key_last_used_at = None
+            integration.updated_at = now
+            await self._integrations.replace_key(integration, retired)
             return IssuedKey(integration, key)
 
         issued = await on_fresh_copy(
             rotate_fresh_copy, attempts=CHANGE_ATTEMPTS, busy=lambda: _busy(integration_id)
         )
+        after = {**_keys_audited(issued.integration, self._now()), "graceSeconds": grace}
         await self._audit.record(
-            caller,
-            issued.integration.id,
-            AuditAction.KEY_REGENERATED,
-            before={"keyHint": old_hint},
-            after={"keyHint": issued.integration.key_hint},
+            caller, issued.integration.id, AuditAction.KEY_REGENERATED, before=before, after=after
         )
         return issued
+
+
+def _keys_audited(integration: Integration, now: datetime) -> dict[str, Any]:
+    """The keys of an integration as the audit trail shows them: hints, and the previous
+    key's hint and deadline while its grace period runs."""
+    keys: dict[str, Any] = {"keyHint": integration.key_hint}
+    if integration.previous_key_valid(now):
+        keys["previousKeyHint"] = integration.previous_key_hint
+        keys["previousKeyValidUntil"] = iso(integration.previous_key_valid_until)
+    return keys
 
 
 def audited(integration: Integration) -> dict[str, Any]:

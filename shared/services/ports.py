@@ -73,8 +73,20 @@ class IntegrationStore(ABC):
         """The integration id owning this API-key hash, by point read."""
 
     @abstractmethod
-    async def replace_key(self, integration: Integration, old_hash: str | None) -> None:
-        """Index `integration.key_hash`, drop `old_hash`, save the integration."""
+    async def replace_key(self, integration: Integration, retired: tuple[str | None, ...]) -> None:
+        """Index `integration.key_hash`, save the integration over the copy read (its
+        etag; StaleWrite if it changed since, the new index row then removed), then drop
+        the index rows of the `retired` hashes the integration no longer holds (a
+        previous key in its grace period keeps its row)."""
+
+    @abstractmethod
+    async def record_key_use(
+        self, integration: Integration, at: datetime, *, previous: bool = False
+    ) -> None:
+        """Merge only the last-used time of the integration's key (`previous`: of the key
+        in its grace period) into the copy read (its etag), leaving every other field as
+        stored; StaleWrite if it changed since. Example:
+        `await store.record_key_use(integration, now)`."""
 
 
 class EventStore(ABC):

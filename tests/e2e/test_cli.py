@@ -111,6 +111,18 @@ def test_disable_enable_and_rotate_key(cli: Cli, stack: Stack) -> None:
 
     shown = cli("integrations", "show", iid)
     assert shown.code == 0 and "CLI switch" in shown.out and "Last 24 h" in shown.out
+    assert "Key last used" in shown.out and "to within 5 minutes" in shown.out
+
+    graced = cli("integrations", "rotate-key", iid, "--grace", "3600")
+    assert graced.code == 0 and "The old key works until" in graced.out, graced.out
+    newest = KEY.search(graced.out)
+    assert newest and newest.group(0) != new_key.group(0)
+    assert stack.push(new_key.group(0), STOCK).status_code == 202  # within its grace
+    assert stack.push(newest.group(0), STOCK).status_code == 202
+    shown = cli("integrations", "show", iid)
+    assert "Previous key" in shown.out and new_key.group(0)[-4:] in shown.out
+    refused = cli("integrations", "rotate-key", iid, "--grace", "604801")
+    assert refused.code == 2 and "graceSeconds" in refused.err + refused.out
 
 
 def test_list_show_and_retry_events(cli: Cli, stack: Stack) -> None:

@@ -123,11 +123,93 @@ async def test_replace_key_moves_the_index_to_the_new_hash(storage: StorageClien
     await store.add(created)
     new_key = generate_api_key(created.id)
     changed = replace(created, key_hash=hash_key(new_key), key_hint=key_hint(new_key))
-    await store.replace_key(changed, created.key_hash)
+    await store.replace_key(changed, (None, created.key_hash))
     assert await store.integration_for_key(hash_key(old_key)) is None
     assert await store.integration_for_key(hash_key(new_key)) == created.id
     stored = await store.get(created.id)
     assert stored is not None and stored.key_hash == hash_key(new_key)
+
+
+async def test_a_previous_key_in_its_grace_period_is_stored_and_keeps_its_index_row(
+    storage: StorageClients,
+) -> None:
+    store = TableIntegrationStore(storage)
+    created, old_key = integration()
+    await store.add(created)
+    new_key = generate_api_key(created.id)
+    changed = replace(
+        created,
+        key_hash=hash_key(new_key),
+        key_hint=key_hint(new_key),
+        previous_key_hash=created.key_hash,
+        previous_key_hint=created.key_hint,
+        previous_key_valid_until=BASE + timedelta(hours=1),
+        previous_key_last_used_at=BASE - timedelta(minutes=3),
+    )
+    await store.replace_key(changed, (None, created.key_hash))
+    assert await store.get(created.id) == changed
+    # a key without its id (issued long ago) is still found during its grace period
+    assert await store.integration_for_key(hash_key(old_key)) == created.id
+    # the next rotation without a grace retires both rows
+    newest = generate_api_key(created.id)
+    again = replace(
+        changed,
+        key_hash=hash_key(newest),
+        key_hint=key_hint(newest),
+        previous_key_hash=None,
+        previous_key_hint=None,
+        previous_key_valid_until=None,
+        previous_key_last_used_at=None,
+    )
+    await store.replace_key(again, (changed.previous_key_hash, changed.key_hash))
+    assert await store.integration_for_key(hash_key(old_key)) is None
+    assert await store.integration_for_key(hash_key(new_key)) is None
+    assert await store.get(created.id) == again
+
+
+async def test_a_key_use_is_merged_into_the_copy_read_only(storage: StorageClients) -> None:
+    store = TableIntegrationStore(storage)
+    created, _ = integration()
+    await store.add(created)
+    read = await store.get(created.id)
+    assert read is not None and read.key_last_used_at is None
+    used = BASE + timedelta(minutes=7)
+    await store.record_key_use(read, used)
+    stored = await store.get(created.id)
+    assert stored is not None and stored.key_last_used_at == used
+    assert stored.etag == read.etag  # the caller's copy follows its own write
+    assert replace(stored, key_last_used_at=None) == created  # nothing else changed
+    await store.record_key_use(stored, used + timedelta(minutes=1), previous=True)
+    again = await store.get(created.id)
+    assert again is not None and again.previous_key_last_used_at == used + timedelta(minutes=1)
+    # a copy read before another write is refused, not written over it
+    with pytest.raises(StaleWrite):
+        await store.record_key_use(read, used + timedelta(minutes=9))
+    stored = await store.get(created.id)
+    assert stored is not None and stored.key_last_used_at == used
+
+
+async def test_an_integration_stored_before_keys_had_grace_periods_reads(
+    storage: StorageClients,
+) -> None:
+    store = TableIntegrationStore(storage)
+    created, _ = integration()
+    await store.add(created)
+    table = storage.table("integrations")
+    row = dict(await table.get_entity(created.id, "integration"))
+    for name in (
+        "keyLastUsedAt",
+        "previousKeyHash",
+        "previousKeyHint",
+        "previousKeyValidUntil",
+        "previousKeyLastUsedAt",
+    ):
+        row.pop(name, None)
+    await table.upsert_entity(row, mode="replace")
+    stored = await store.get(created.id)
+    assert stored is not None and stored.key_hash == created.key_hash
+    assert stored.key_last_used_at is None and stored.previous_key_hash is None
+    assert not stored.previous_key_valid(BASE)
 
 
 async def test_a_key_rotation_over_a_stale_copy_changes_nothing(storage: StorageClients) -> None:
@@ -141,7 +223,7 @@ async def test_a_key_rotation_over_a_stale_copy_changes_nothing(storage: Storage
     new_key = generate_api_key(created.id)
     second.key_hash, second.key_hint = hash_key(new_key), key_hint(new_key)
     with pytest.raises(StaleWrite):
-        await store.replace_key(second, created.key_hash)
+        await store.replace_key(second, (None, created.key_hash))
     assert await store.integration_for_key(hash_key(new_key)) is None
     assert await store.integration_for_key(hash_key(key)) == created.id
     stored = await store.get(created.id)

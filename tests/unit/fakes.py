@@ -111,6 +111,7 @@ class FakeIntegrationStore(IntegrationStore):
         self.integrations: dict[str, Integration] = {}
         self.key_index: dict[str, str] = {}  # key hash -> integration id
         self.saves = 0
+        self.uses = 0  # last-used times written (record_key_use)
         self.reads = 0  # point reads: integrations and key index rows
         self._versions = itertools.count(1)
 
@@ -139,15 +140,30 @@ class FakeIntegrationStore(IntegrationStore):
         self.reads += 1
         return self.key_index.get(key_hash)
 
-    async def replace_key(self, integration: Integration, old_hash: str | None) -> None:
+    async def replace_key(self, integration: Integration, retired: tuple[str | None, ...]) -> None:
         self.key_index[integration.key_hash] = integration.id
         try:
             await self.save(integration)
         except StaleWrite:
             del self.key_index[integration.key_hash]
             raise
-        if old_hash and old_hash != integration.key_hash:
-            self.key_index.pop(old_hash, None)
+        for old_hash in retired:
+            if old_hash and old_hash not in (integration.key_hash, integration.previous_key_hash):
+                self.key_index.pop(old_hash, None)
+
+    async def record_key_use(
+        self, integration: Integration, at: datetime, *, previous: bool = False
+    ) -> None:
+        """Merges the one time over the copy read, like the adapter; `uses` counts writes."""
+        stored = self.integrations.get(integration.id)
+        if stored is None or stored.etag != integration.etag:
+            raise StaleWrite(f"integration {integration.id} changed since it was read")
+        self.uses += 1
+        if previous:
+            stored.previous_key_last_used_at = at
+        else:
+            stored.key_last_used_at = at
+        stored.etag = integration.etag = f"v{next(self._versions)}"
 
 
 def make_integration(clock: FakeClock | None = None, **overrides: Any) -> tuple[Integration, str]:

@@ -325,7 +325,7 @@ async def test_each_change_writes_one_audit_row_of_what_it_changed() -> None:
     assert (row.action, row.before, row.after) == (
         "key.regenerated",
         {"keyHint": created["apiKeyHint"]},
-        {"keyHint": key_hint(new)},
+        {"keyHint": key_hint(new), "graceSeconds": 0},
     )
     assert len(world.jobs.trail(integration_id)) == 2 + len(changes)
     text = row_text(world)
