@@ -125,6 +125,11 @@ async def token(req: func.HttpRequest) -> func.HttpResponse:
     return await _serve("v1/tokens/{tokenId}", req)
 
 
+@app.route(route="v1/privacy/erase", methods=["POST"])
+async def erase(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve("v1/privacy/erase", req)
+
+
 @app.route(route="v1/audit", methods=["GET"])
 async def account_audit(req: func.HttpRequest) -> func.HttpResponse:
     return await _serve("v1/audit", req)

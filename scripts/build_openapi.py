@@ -457,6 +457,22 @@ def response_examples() -> dict[str, Json]:
             )
         },
         "flow": {"lastMinutes": example("Three minutes", _flow())},
+        "erasure": {
+            "done": example(
+                "Erased",
+                {
+                    "eventsRewritten": 4,
+                    "attemptsRewritten": 2,
+                    "blobsRewritten": 1,
+                    "otherRowsRewritten": 0,
+                    "otherRowsDeleted": 1,
+                    "integrationsScanned": 3,
+                    "eventsScanned": 5120,
+                    "complete": True,
+                    "fingerprints": {"email": "3f1c0a9b2d4e"},
+                },
+            )
+        },
         "sentMessage": {
             "failed": example(
                 "Rejected by the platform: fix the data and send it again",
@@ -801,6 +817,28 @@ def prose(ex: dict[str, Json]) -> dict[str, Prose]:
             "record). Revoking a revoked token changes nothing and answers it as it is.",
             "The revoked token.",
             "revokedToken",
+        ),
+        "erasePersonalData": Prose(
+            "Erase a person's data",
+            "Rewrites every stored payload, communication log and event view that carries "
+            "the e-mail address (any letter case) or phone number (any formatting) given: "
+            "each match becomes `[erased]`, and a record holding it (a customer) loses its "
+            "names, phones, e-mails and address as a whole; other tables' rows holding it "
+            "are rewritten or, when a key holds it, deleted; blobs likewise. Events keep "
+            "their status, ids and history; an erased event retried later fails for good "
+            "without a platform call. An event still `queued` or `processing` with the data "
+            "makes it 409 before anything is written: try again once it has settled. "
+            "Audited on the account's trail without the value. It reads every event, so "
+            "it takes long with many: it is for the rare request, not for routine use.",
+            "What was rewritten.",
+            "erasure",
+            {
+                "byEmail": example("By e-mail", {"email": "customer@example.com"}),
+                "both": example(
+                    "By e-mail and phone",
+                    {"email": "customer@example.com", "phone": "+46 70-123 45 67"},
+                ),
+            },
         ),
         "getAccountAuditTrail": Prose(
             "Who did what beyond one integration",

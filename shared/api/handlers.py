@@ -215,6 +215,10 @@ async def revoke_token(
     return schemas.Token.of(revoked)
 
 
+async def erase(services: Container, request: ApiRequest, caller: Caller | None) -> schemas.Erasure:
+    return schemas.Erasure.of(await services.privacy.erase(json_body(request), who(caller)))
+
+
 async def account_audit(
     services: Container, request: ApiRequest, _: Caller | None
 ) -> schemas.AuditTrail:

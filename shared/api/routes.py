@@ -19,6 +19,7 @@ from shared.api.http_api import Handler
 from shared.domain.models import Role
 from shared.services.flow import FlowRequest
 from shared.services.management import CreateIntegration, PatchIntegration, RegenerateKey
+from shared.services.privacy import ErasureRequest
 from shared.services.queries import CountsRequest, EventFilter
 from shared.services.tokens import CreateToken
 
@@ -342,6 +343,19 @@ ROUTES: tuple[Route, ...] = (
         response=schemas.Token,
         errors=(404, 409, 503),
         doing="manage tokens",
+    ),
+    management(
+        "erasePersonalData",
+        "POST",
+        "v1/privacy/erase",
+        handlers.erase,
+        Role.ADMIN,
+        Scope.EVERY_INTEGRATION,
+        tag="tokens",
+        response=schemas.Erasure,
+        body=Body(ErasureRequest),
+        errors=(400, 409, 415, 503),
+        doing="erase a person's data (it reaches every integration)",
     ),
     management(
         "getAccountAuditTrail",

@@ -24,6 +24,7 @@ from shared.domain.models import AttemptOutcome, ErrorKind, EventStatus, Orderin
 from shared.domain.tokens import ManagementToken
 from shared.services import flow, ports, queries
 from shared.services.management import IssuedKey
+from shared.services.privacy import ErasureReport
 from shared.services.tokens import IssuedToken
 
 # Every time in an answer: ISO 8601 UTC with milliseconds and a Z.
@@ -188,9 +189,9 @@ class LastError(Answer):
         return cls(kind=error.kind, http_status=error.http_status, message=error.message)
 
 
-class Event(Answer):
-    id: str = Field(description="The `messageId`.")
-    integration_id: str
+class Delivery(Answer):
+    """Where an event is on its way, as both operators and its sender see it."""
+
     action: str
     entity_id: str | None
     status: EventStatus
@@ -199,32 +200,43 @@ class Event(Answer):
     next_retry_at: Timestamp | None = Field(
         description="null: no automatic retry is due (success, or waits for a person)."
     )
-    dead_lettered: bool
     last_error: LastError | None
     result: dict[str, Any] | None = Field(description="Platform record ids, e.g. `orderId`.")
     skipped_reason: str | None
-    resubmissions: int = Field(ge=0)
     created_at: Timestamp
     updated_at: Timestamp
+
+    @staticmethod
+    def fields_of(event: models.IntegrationEvent) -> dict[str, Any]:
+        return {
+            "action": event.action,
+            "entity_id": event.entity_id,
+            "status": event.status,
+            "attempts": event.attempts,
+            "max_attempts": event.max_attempts,
+            "next_retry_at": event.next_retry_at,
+            "last_error": LastError.of(event.last_error),
+            "result": event.result,
+            "skipped_reason": event.skipped_reason,
+            "created_at": event.created_at,
+            "updated_at": event.updated_at,
+        }
+
+
+class Event(Delivery):
+    id: str = Field(description="The `messageId`.")
+    integration_id: str
+    dead_lettered: bool
+    resubmissions: int = Field(ge=0)
 
     @classmethod
     def of(cls, event: models.IntegrationEvent) -> Self:
         return cls(
             id=event.id,
             integration_id=event.integration_id,
-            action=event.action,
-            entity_id=event.entity_id,
-            status=event.status,
-            attempts=event.attempts,
-            max_attempts=event.max_attempts,
-            next_retry_at=event.next_retry_at,
             dead_lettered=event.dead_lettered,
-            last_error=LastError.of(event.last_error),
-            result=event.result,
-            skipped_reason=event.skipped_reason,
             resubmissions=event.resubmissions,
-            created_at=event.created_at,
-            updated_at=event.updated_at,
+            **Delivery.fields_of(event),
         )
 
 
@@ -351,38 +363,46 @@ class EventCounts(Answer):
         )
 
 
-class SentMessage(Answer):
+class SentMessage(Delivery):
     """One of the sender's own messages as its sender may see it: where it is, what the
     platform said, the platform record ids. No payload and no communication log."""
 
     message_id: str
-    action: str
-    entity_id: str | None
-    status: EventStatus
-    attempts: int = Field(ge=0)
-    max_attempts: int = Field(ge=1)
-    next_retry_at: Timestamp | None = Field(description="null: no automatic retry is due.")
-    last_error: LastError | None
-    result: dict[str, Any] | None = Field(description="Platform record ids, e.g. `orderId`.")
-    skipped_reason: str | None
-    created_at: Timestamp
-    updated_at: Timestamp
 
     @classmethod
     def of(cls, event: models.IntegrationEvent) -> Self:
+        return cls(message_id=event.id, **Delivery.fields_of(event))
+
+
+class Erasure(Answer):
+    """What an erasure rewrote. `complete: false`: a record kept changing while it was
+    rewritten; send the same erasure again (it is idempotent)."""
+
+    events_rewritten: int = Field(ge=0)
+    attempts_rewritten: int = Field(ge=0)
+    blobs_rewritten: int = Field(ge=0)
+    other_rows_rewritten: int = Field(ge=0)
+    other_rows_deleted: int = Field(ge=0)
+    integrations_scanned: int = Field(ge=0)
+    events_scanned: int = Field(ge=0)
+    complete: bool
+    fingerprints: dict[str, str] = Field(
+        description="A one-way hash prefix of each value erased, as the audit trail keeps "
+        "it: enough to tell two erasures apart, never the value."
+    )
+
+    @classmethod
+    def of(cls, report: ErasureReport) -> Self:
         return cls(
-            message_id=event.id,
-            action=event.action,
-            entity_id=event.entity_id,
-            status=event.status,
-            attempts=event.attempts,
-            max_attempts=event.max_attempts,
-            next_retry_at=event.next_retry_at,
-            last_error=LastError.of(event.last_error),
-            result=event.result,
-            skipped_reason=event.skipped_reason,
-            created_at=event.created_at,
-            updated_at=event.updated_at,
+            events_rewritten=report.events_rewritten,
+            attempts_rewritten=report.attempts_rewritten,
+            blobs_rewritten=report.blobs_rewritten,
+            other_rows_rewritten=report.other_rows_rewritten,
+            other_rows_deleted=report.other_rows_deleted,
+            integrations_scanned=report.integrations_scanned,
+            events_scanned=report.events_scanned,
+            complete=report.complete,
+            fingerprints=report.fingerprints,
         )
 
 

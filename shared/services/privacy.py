@@ -35,7 +35,7 @@ plus one read per payload blob, and one write per rewritten record. Memory holds
 page (at most 1,000 rows) and the ids of the matching events. Erasures are rare; a
 store of a million events takes minutes.
 
-The audit trail gets one entry per erasure, on the trail `PRIVACY_TRAIL`: who, when,
+The audit trail gets one entry per erasure, on the account's trail (`GET /v1/audit`): who, when,
 the counts and the ids of the rewritten events, and a one-way hash prefix of each
 value (the same value gives the same prefix), never the value.
 """
@@ -51,7 +51,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from shared.domain.audit import AuditAction
+from shared.domain.audit import ACCOUNT_TRAIL, AuditAction
 from shared.domain.clock import iso
 from shared.domain.erasure import (
     ERASED_KEY,
@@ -80,7 +80,7 @@ from shared.services.validation import pydantic_problems
 
 log = logging.getLogger("integrations.privacy")
 
-PRIVACY_TRAIL = "privacy"  # the audit trail of erasures (no integration has this id)
+PRIVACY_TRAIL = ACCOUNT_TRAIL  # erasures belong to no one integration (GET /v1/audit)
 IN_FLIGHT = (EventStatus.QUEUED, EventStatus.PROCESSING)
 WRITE_ATTEMPTS = 5
 NAMED_IN_CONFLICT = 5
