@@ -245,6 +245,8 @@ WEB = Path(__file__).resolve().parent / "web"
 DASHBOARD_FILES = {
     "dashboard.css": "text/css; charset=utf-8",
     "dashboard.js": "text/javascript; charset=utf-8",
+    "chart.js": "text/javascript; charset=utf-8",
+    "admin.js": "text/javascript; charset=utf-8",
 }
 # The page runs only its own two files: no inline script or style (not even a style
 # attribute), no other origin, no form posting anywhere, no framing (clickjacking). So

@@ -328,7 +328,11 @@ def test_the_page_loads_its_stylesheet_and_script_from_the_product(
     background = "getComputedStyle(document.documentElement).getPropertyValue('--bg').trim()"
     assert page.evaluate(background) == "#f4f6f9"  # the stylesheet applied
     assert served[f"{stack.api}/dashboard/dashboard.css"].startswith("text/css")
-    assert served[f"{stack.api}/dashboard/dashboard.js"].startswith("text/javascript")
+    sources = [re.search(r'src="([^"]+)"', attributes) for attributes, _ in scripts]
+    names = [found.group(1) for found in sources if found]
+    assert names == ["dashboard/dashboard.js", "dashboard/chart.js", "dashboard/admin.js"]
+    for name in names:
+        assert served[f"{stack.api}/{name}"].startswith("text/javascript"), name
 
 
 def test_the_page_files_are_checked_again_on_each_load(stack: Stack) -> None:

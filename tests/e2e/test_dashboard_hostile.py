@@ -63,7 +63,10 @@ def unharmed(page: Page) -> None:
     """Nothing the data carried became an element or ran, and the policy held."""
     assert page.locator(INJECTED).count() == 0
     scripts = page.evaluate("[...document.scripts].map((s) => s.src + '|' + s.text.trim())")
-    assert len(scripts) == 1 and scripts[0].endswith("/dashboard/dashboard.js|"), scripts
+    files = ("dashboard.js", "chart.js", "admin.js")  # the page's own, in order, no inline one
+    assert len(scripts) == len(files), scripts
+    for src, name in zip(scripts, files, strict=True):
+        assert src.endswith(f"/dashboard/{name}|"), scripts
     assert page.evaluate("window.__pwned") is None
     assert page.evaluate("window.__violations") == []
 

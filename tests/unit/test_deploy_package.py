@@ -41,6 +41,8 @@ DATA_FILES = {
     "shared/api/web/dashboard.html",
     "shared/api/web/dashboard.css",
     "shared/api/web/dashboard.js",
+    "shared/api/web/chart.js",
+    "shared/api/web/admin.js",
     "shared/api/web/openapi.json",
 }
 NEVER_DEPLOYED = (
