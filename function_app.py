@@ -115,6 +115,11 @@ async def me(req: func.HttpRequest) -> func.HttpResponse:
     return await _serve("v1/me", req)
 
 
+@app.route(route="v1/retention", methods=["GET"])
+async def retention(req: func.HttpRequest) -> func.HttpResponse:
+    return await _serve("v1/retention", req)
+
+
 @app.route(route="v1/tokens", methods=["GET", "POST"])
 async def tokens(req: func.HttpRequest) -> func.HttpResponse:
     return await _serve("v1/tokens", req)

@@ -457,6 +457,11 @@ def response_examples() -> dict[str, Json]:
             )
         },
         "flow": {"lastMinutes": example("Three minutes", _flow())},
+        "retention": {
+            "defaults": example(
+                "The defaults", {"eventDays": 30.0, "auditDays": 365.0, "versionDays": 365.0}
+            )
+        },
         "erasure": {
             "done": example(
                 "Erased",
@@ -780,6 +785,15 @@ def prose(ex: dict[str, Json]) -> dict[str, Prose]:
                 "atOnce": example("The old key stops working at once", {}),
                 "grace": example("The old key works for another hour", {"graceSeconds": 3600}),
             },
+        ),
+        "getRetention": Prose(
+            "How long data is kept",
+            "The deployment's retention, from its `RETENTION_*` settings: final events with "
+            "their payloads and communication logs, the audit trail, and what each record "
+            "was last set by are purged by the maintenance timer after these many days. "
+            "Queued, processing and failed events are kept until resolved, however old.",
+            "The retention.",
+            "retention",
         ),
         "createToken": Prose(
             "Make a named management token",

@@ -193,6 +193,12 @@ async def me(services: Container, request: ApiRequest, caller: Caller | None) ->
     return schemas.Me(role=found.role, actor=found.actor, integration_ids=scope)
 
 
+async def retention(
+    services: Container, request: ApiRequest, _: Caller | None
+) -> schemas.Retention:
+    return schemas.Retention.of(services.settings)
+
+
 # --- management tokens and the account's own trail ----------------------------------
 async def create_token(
     services: Container, request: ApiRequest, caller: Caller | None

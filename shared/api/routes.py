@@ -308,6 +308,17 @@ ROUTES: tuple[Route, ...] = (
         response=schemas.Me,
     ),
     management(
+        "getRetention",
+        "GET",
+        "v1/retention",
+        handlers.retention,
+        Role.READER,
+        Scope.CALLER,
+        tag="operations",
+        response=schemas.Retention,
+        errors=(),
+    ),
+    management(
         "createToken",
         "POST",
         "v1/tokens",

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
+from shared.config import Settings
 from shared.domain import advice, audit, jobs, models
 from shared.domain.clock import iso
 from shared.domain.errors import RequestError
@@ -547,6 +548,25 @@ class Me(Answer):
     integration_ids: list[str] | None = Field(
         description="The integrations the token is limited to; null: every integration."
     )
+
+
+class Retention(Answer):
+    """How long this deployment keeps what it stores (its RETENTION_* settings)."""
+
+    event_days: float = Field(
+        description="Final events (success, skipped), with their payloads and communication "
+        "logs; queued, processing and failed events are kept until they are resolved."
+    )
+    audit_days: float = Field(description="Audit trail entries.")
+    version_days: float = Field(description="What each record was last set by.")
+
+    @classmethod
+    def of(cls, settings: Settings) -> Self:
+        return cls(
+            event_days=settings.retention_event_days,
+            audit_days=settings.retention_audit_days,
+            version_days=settings.retention_version_days,
+        )
 
 
 class Token(Answer):

@@ -53,3 +53,14 @@ async def test_tokens_and_erasures_are_on_the_accounts_trail_newest_first() -> N
     assert all(
         entry["actor"] == "admin (MANAGEMENT_TOKEN setting)" for entry in trail.body["entries"]
     )
+
+
+async def test_any_token_may_read_how_long_data_is_kept() -> None:
+    world = World(
+        settings=unit_settings(
+            MANAGEMENT_TOKEN=ADMIN, RETENTION_EVENT_DAYS=14, RETENTION_AUDIT_DAYS=400
+        )
+    )
+    kept = await call(world, "GET", "v1/retention")
+    assert kept.status == 200
+    assert kept.body == {"eventDays": 14.0, "auditDays": 400.0, "versionDays": 365.0}

@@ -64,7 +64,9 @@ async def test_a_scoped_token_is_refused_outside_its_integrations(route: Route) 
         assert [item["id"] for item in outside.body["integrations"]] == [mine]
     else:
         assert route.scope is Scope.CALLER
-        assert outside.status == 200 and outside.body["integrationIds"] == [mine]
+        assert outside.status == 200, outside.body
+        if route.operation_id == "whoAmI":
+            assert outside.body["integrationIds"] == [mine]
 
 
 async def test_the_refusal_reads_the_same_for_an_integration_that_does_not_exist() -> None:
