@@ -51,6 +51,9 @@ param alertWebhookUrl string = ''
 @description('E-mail address for the Azure Monitor alerts (dead-lettered messages, failed executions); empty = no notification.')
 param alertEmail string = ''
 
+@description('Set to true once the Function App\'s built-in authentication (Microsoft Entra ID) is configured (docs/deploy.md#people-signing-in-with-microsoft-entra-id): only then does the app believe its X-MS-CLIENT-PRINCIPAL headers.')
+param entraAuthEnabled bool = false
+
 // --- Service Bus ---
 @description('Standard (default) or Premium. Private mode always uses Premium: Service Bus private endpoints need it.')
 @allowed(['Standard', 'Premium'])
@@ -286,6 +289,7 @@ module api 'app/api.bicep' = {
     platformBaseUrl: platformBaseUrl
     retryScanSchedule: retryScanSchedule
     alertWebhookEnabled: !empty(alertWebhookUrl)
+    entraAuthEnabled: entraAuthEnabled
     appSettingOverrides: appSettingOverrides
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
