@@ -171,6 +171,32 @@ def test_admin_creates_regenerates_and_disables_an_integration_in_the_page(
     expect(page.get_by_test_id("event-row")).to_have_count(2)
 
 
+def test_a_new_key_can_leave_the_old_one_working_for_a_while(stack: Stack, page: Page) -> None:
+    """Regenerating offers a grace period for the old key and says until when; both keys
+    are then accepted on the inbound route."""
+    integration = stack.new_integration(unique("Key roll"))
+    old_key = integration["apiKey"]
+    open_integrations(page, stack, ADMIN)
+    row = row_of(page, integration["name"])
+    row.get_by_test_id("regenerate-key").click()
+    confirm = page.get_by_test_id("confirm-dialog")
+    note = confirm.get_by_test_id("grace-note")
+    expect(confirm.get_by_test_id("grace-0")).to_be_checked()  # at once, unless chosen
+    expect(note).to_contain_text("stops working at once")
+    confirm.get_by_test_id("grace-86400").check()
+    expect(note).to_contain_text("keeps working until")
+    confirm.get_by_test_id("confirm-ok").click()
+    expect(page.get_by_test_id("key-intro")).to_contain_text("The old key")
+    expect(page.get_by_test_id("key-intro")).to_contain_text("keeps working until")
+    new_key = read_key_once(page)
+    close_key(page, new_key)
+    expect(row.get_by_test_id("old-key-until")).to_be_visible()
+    accepted(stack, integration["id"], old_key)  # still accepted for a day
+    accepted(stack, integration["id"], new_key)
+    stored = stack.admin("GET", f"/v1/integrations/{integration['id']}").json()
+    assert stored["previousKeyValidUntil"], stored
+
+
 def test_edit_shows_the_servers_messages_next_to_the_fields_and_the_409_plainly(
     stack: Stack, page: Page
 ) -> None:

@@ -121,10 +121,11 @@ async function createIntegration(values) {
    Admin: enable or disable, regenerate the key. Each says what it does before it is done.
    ===================================================================================== */
 
+// `paragraphs`: text, or elements (a choice the action reads when it runs).
 function confirmAction({ title, paragraphs, confirmLabel, danger = true, run }) {
   $("confirm-title").textContent = title;
   const body = clear($("confirm-body"));
-  for (const text of paragraphs) body.append(h("p", {}, text));
+  for (const part of paragraphs) body.append(part instanceof Node ? part : h("p", {}, part));
   const ok = $("confirm-ok");
   ok.textContent = confirmLabel;
   ok.className = danger ? "btn danger" : "btn primary";
@@ -176,19 +177,46 @@ function confirmToggle(integration) {
   });
 }
 
+// How long the old key keeps working after a regeneration (graceSeconds): at once by
+// default, or long enough for the sending system to switch without a refused push.
+const KEY_GRACE = [
+  { seconds: 0, label: "Refused at once (the default)" },
+  { seconds: 3600, label: "Keeps working for 1 hour" },
+  { seconds: 86400, label: "Keeps working for 1 day" },
+  { seconds: 7 * 86400, label: "Keeps working for 7 days" },
+];
+
 function confirmRegenerate(integration) {
+  const old = integration.apiKeyHint;
+  const note = h("p", { dataset: { testid: "grace-note" }, "aria-live": "polite" });
+  const describe = (seconds) => {
+    note.textContent = seconds
+      ? `The current key (${old}) keeps working until ${absolute(new Date(Date.now() + seconds * 1000).toISOString())} `
+        + "(your time), then every push with it is refused with 401. Put the new key into the "
+        + "sending system before then."
+      : `The current key (${old}) stops working at once: every push with it is refused with 401 `
+        + "from now on. Put the new key into the sending system straight away.";
+  };
+  const choice = h("fieldset", { className: "grace", dataset: { testid: "key-grace" } },
+    h("legend", {}, "The current key"),
+    KEY_GRACE.map((g) => h("label", {}, h("input", { type: "radio", name: "grace", value: String(g.seconds),
+      checked: g.seconds === 0, dataset: { testid: `grace-${g.seconds}` },
+      onchange: () => describe(g.seconds) }), ` ${g.label}`)));
+  describe(0);
   confirmAction({
     title: `Regenerate the API key of “${integration.name}”?`,
-    paragraphs: [
-      "A new key is made and shown to you once.",
-      `The current key (${integration.apiKeyHint}) stops working at once: every push with it is `
-        + "refused with 401 from now on. Put the new key into the sending system straight away.",
-      "Events already accepted are not affected.",
-    ],
+    paragraphs: ["A new key is made and shown to you once.", choice, note,
+      "Events already accepted are not affected."],
     confirmLabel: "Regenerate key",
     run: async () => {
-      const issued = await api("POST", `v1/integrations/${seg(integration.id)}/regenerate-key`);
-      showKey(`The new API key of “${integration.name}”. The old key no longer works.`, issued.apiKey, "");
+      const picked = choice.querySelector("input:checked");
+      const graceSeconds = picked ? Number(picked.value) : 0;
+      const issued = await api("POST", `v1/integrations/${seg(integration.id)}/regenerate-key`,
+        graceSeconds ? { graceSeconds } : undefined);
+      const until = issued.previousKeyValidUntil;
+      showKey(`The new API key of “${integration.name}”. ${until
+        ? `The old key (${issued.previousKeyHint || old}) keeps working until ${absolute(until)} (your time).`
+        : "The old key no longer works."}`, issued.apiKey, "");
       await refreshIntegrations({ quiet: true });
       wantStats(integration.id, true);
     },

@@ -1038,7 +1038,7 @@ function integrationRow(i) {
       h("span", { className: "ellipsis", title: "Ordering", dataset: { testid: "integration-ordering" } },
         ORDERING[i.orderingScope] || i.orderingScope),
       h("span", { className: "ellipsis", title: retry.long, dataset: { testid: "integration-retry" } }, retry.short),
-      h("span", { className: "ellipsis muted", title: `API key ${i.apiKeyHint}` }, "Key ", h("span", { className: "mono" }, `…${keyEnd}`))),
+      keyLine(i, keyEnd)),
     h("td", { className: "age", dataset: { testid: "last-event" } }, h("span", { className: "muted" }, "…")),
     STATUSES.map((status) => h("td", { className: `num ${status}`, dataset: { testid: `int-count-${status}` } }, "…")),
     h("td", {}, isAdmin() ? h("div", { className: "row-actions" },
@@ -1049,6 +1049,18 @@ function integrationRow(i) {
       h("button", { className: `btn small${i.enabled ? " outline-danger" : ""}`, type: "button",
         dataset: { testid: "toggle-integration" }, "aria-label": label(i.enabled ? "Disable" : "Enable"),
         onclick: () => confirmToggle(i) }, i.enabled ? "Disable…" : "Enable…")) : null));
+}
+
+// The key's end, and while a replaced key still works (a regeneration's grace), until when.
+function keyLine(i, keyEnd) {
+  const until = i.previousKeyValidUntil && Date.parse(i.previousKeyValidUntil) > Date.now()
+    ? i.previousKeyValidUntil : null;
+  const title = `API key ${i.apiKeyHint}` + (until
+    ? `; the old key ${i.previousKeyHint || ""} works until ${absolute(until)}` : "");
+  return h("span", { className: "ellipsis muted", title, dataset: { testid: "integration-key" } },
+    "Key ", h("span", { className: "mono" }, `…${keyEnd}`),
+    until ? h("span", { dataset: { testid: "old-key-until" } }, ` · old until ${new Date(until)
+      .toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" })}`) : null);
 }
 
 function wantStats(id, force = false) {
