@@ -188,3 +188,16 @@ def test_an_admin_limited_to_some_integrations_gets_no_tokens_view(
     expect(row.get_by_test_id("edit-integration")).to_be_visible()
     expect(page.get_by_test_id("create-integration")).to_be_hidden()
     expect(page.get_by_test_id("flow-all")).to_be_hidden()
+
+
+def test_the_integrations_view_says_how_long_data_is_kept(stack: Stack, page: Page) -> None:
+    kept = stack.http.get(
+        f"{stack.api}/v1/retention", headers={"Authorization": f"Bearer {ADMIN}"}
+    ).json()
+    page.goto(f"{stack.api}/dashboard#token={ADMIN}")
+    page.get_by_test_id("tab-integrations").click()
+    note = page.get_by_test_id("retention-note")
+    expect(note).to_be_visible()
+    days = round(kept["eventDays"])
+    expect(note).to_contain_text(f"for {days} days")
+    expect(note).to_contain_text("failed events until they are resolved")

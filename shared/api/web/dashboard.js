@@ -125,6 +125,7 @@ const state = {
   actor: "",                 // how the audit trail names the token's holder (GET /v1/me)
   scope: null,               // the integrations a limited token may see; null: every one
   roleMissing: false,        // GET /v1/me failed for a passing reason: ask again on refresh
+  retention: null,           // how long data is kept (GET /v1/retention), once read
   window: "24h",             // the integrations view's counting window (a RANGES key, or "")
   stats: new Map(),          // integration id -> { window, at, counts, lastEventAt, error }
   statsQueue: [],            // integration ids waiting for their stats, loaded a few at a time
@@ -886,6 +887,24 @@ async function loadRole() {
     state.roleMissing = err.status !== 404;
   }
   renderRole();
+  if (!state.retention) loadRetention();
+}
+
+// How long the deployment keeps what it stores (GET /v1/retention), said once under the
+// integrations: what an operator needs to know before relying on an old event.
+async function loadRetention() {
+  try {
+    state.retention = await api("GET", "v1/retention");
+  } catch (err) {
+    return; // an older API without the route: say nothing rather than guess
+  }
+  const days = (n) => `${n} day${n === 1 ? "" : "s"}`;
+  const kept = state.retention;
+  const note = $("retention-note");
+  note.textContent = `Kept: settled events (success, skipped) with their payloads and `
+    + `communication logs for ${days(kept.eventDays)}; queued, processing and failed events `
+    + `until they are resolved, however old; the audit trail for ${days(kept.auditDays)}.`;
+  note.hidden = false;
 }
 
 const isAdmin = () => state.role === "admin";
