@@ -30,6 +30,7 @@ import httpx
 sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 INBOUND = "/integrations/custom/inbound"
+SENT = "/integrations/custom/events"  # the sender's view of its own messages
 SKUS = 100
 
 
@@ -126,15 +127,36 @@ async def closed_loop(
     return run
 
 
+async def _ask(http: httpx.AsyncClient, key: str, message_id: str) -> tuple[str, str]:
+    """The sender's view of one message: (status, the message id if answered 200)."""
+    headers = {"Authorization": f"Bearer {key}"}
+    try:
+        answer = await http.get(f"{SENT}/{message_id}", headers=headers)
+    except httpx.HTTPError as error:
+        return type(error).__name__, ""
+    return str(answer.status_code), message_id if answer.status_code == 200 else ""
+
+
 async def open_loop(
-    pool: Clients, key: str, rate: float, seconds: float, counter: Iterator[int]
+    pool: Clients,
+    key: str,
+    rate: float,
+    seconds: float,
+    counter: Iterator[int],
+    asking_after: list[str] | None = None,
 ) -> Run:
+    """Requests at `rate` for `seconds`, each timed from when it was due: pushes of
+    new events, or (`asking_after`) the sender's view of those messages, in turn."""
     run, pending = Run(), set()
     started = time.perf_counter()
 
     async def one_request(due: float) -> None:
+        n = next(counter)
         async with pool.one() as http:
-            status, message_id = await _send(http, key, inventory_set(next(counter)))
+            if asking_after:
+                status, message_id = await _ask(http, key, asking_after[n % len(asking_after)])
+            else:
+                status, message_id = await _send(http, key, inventory_set(n))
         run.statuses[status] += 1
         if message_id:
             run.latencies_ms.append((time.perf_counter() - due) * 1000)
