@@ -25,6 +25,9 @@ from shared.telemetry import current_trace_headers
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "platform_openapi.json"
 # What stands in an answer for the API token the platform quoted back to us.
 REDACTED_TOKEN = "[platform API token removed]"
+# A token shorter than this is no secret worth finding in text (a test's "t"), and
+# replacing it would mangle every word that contains it.
+REDACTED_MIN_LENGTH = 8
 
 
 @cache
@@ -96,7 +99,7 @@ class HttpPlatformClient(PlatformClient):
         they refused ("token ... has expired"); the answer is kept in the event's
         attempts and error, which people, the dashboard and logs read, so the token is
         taken out here, where it is known, whatever field or header quoted it."""
-        if not self._token:
+        if not self._token or len(self._token) < REDACTED_MIN_LENGTH:
             return value
         if isinstance(value, str):
             return value.replace(self._token, REDACTED_TOKEN)

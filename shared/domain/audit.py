@@ -33,7 +33,7 @@ class AuditAction(StrEnum):
     JOB_CANCELLED = "job.cancelled"
     TOKEN_CREATED = "token.created"  # a named management token made (never its secret)
     TOKEN_REVOKED = "token.revoked"
-    # A person's data erased on request (on the trail "privacy"): the counts and a
+    # A person's data erased on request (on the account's trail): the counts and a
     # hash prefix of the value, never the value.
     DATA_ERASED = "data.erased"
 

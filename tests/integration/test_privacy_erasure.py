@@ -21,6 +21,7 @@ from shared import bootstrap
 from shared.adapters.azure_storage import StorageClients
 from shared.adapters.table_event_layout import INLINE_PAYLOAD_LIMIT
 from shared.config import Settings
+from shared.domain.audit import ACCOUNT_TRAIL
 from shared.domain.models import EventStatus, Role
 from shared.services.auth import Caller
 from shared.services.inbound import InboundRequest
@@ -181,5 +182,5 @@ async def test_after_erasing_by_email_and_phone_no_table_or_blob_holds_either(
     for name, event_id in ids.items():
         event = (await services.queries.detail(created.integration.id, event_id)).event
         assert event.status == status[name], name
-    trail = await services.audit.page("privacy", None, None)
+    trail = await services.audit.page(ACCOUNT_TRAIL, None, None)
     assert [entry.after["eventsRewritten"] for entry in trail.entries if entry.after] == [1, 4]
