@@ -41,7 +41,7 @@ class Scope(StrEnum):
     BODY = "body"  # the body's integrationId (a handler checks it)
     LISTED = "listed"  # a list, cut to the caller's integrations by the handler
     EVERY_INTEGRATION = "every"  # acts beyond any one integration: unscoped tokens only
-    CALLER = "caller"  # about the caller alone
+    CALLER = "caller"  # touches no integration: the caller itself, the deployment's settings
 
 
 # Bodies whose schema is not one model: the inbound union of every action's envelope,

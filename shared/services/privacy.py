@@ -80,7 +80,6 @@ from shared.services.validation import pydantic_problems
 
 log = logging.getLogger("integrations.privacy")
 
-PRIVACY_TRAIL = ACCOUNT_TRAIL  # erasures belong to no one integration (GET /v1/audit)
 IN_FLIGHT = (EventStatus.QUEUED, EventStatus.PROCESSING)
 WRITE_ATTEMPTS = 5
 NAMED_IN_CONFLICT = 5
@@ -235,7 +234,7 @@ class PrivacyService:
         await self._rewrite_blobs(target, report)
         await self._audit.record(
             caller,
-            PRIVACY_TRAIL,
+            ACCOUNT_TRAIL,  # erasures belong to no one integration (GET /v1/audit)
             AuditAction.DATA_ERASED,
             after=report.to_json(),
             event_ids=report.event_ids,

@@ -29,7 +29,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -44,6 +44,10 @@ from shared.services.audit import AuditLog
 from shared.services.auth import Caller, bearer_token, management_role
 from shared.services.conflicts import on_fresh_copy
 from shared.services.identifiers import IntegrationId
+
+# A token's last use is written at most this often, as a key's is: a busy script does
+# not turn every read into a write.
+from shared.services.key_usage import LAST_USED_EVERY
 from shared.services.management import parse_body
 from shared.services.ports import IntegrationStore, StaleWrite, TokenStore
 
@@ -57,9 +61,6 @@ ENTRA_ROLES = {
 # Claim types App Service uses for app roles (`role_typ` in the principal names the one
 # in use; these are its usual values).
 ROLE_CLAIMS = {"roles", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"}
-# A token's last use is written at most this often: a busy script does not turn every
-# read into a write.
-LAST_USED_EVERY = timedelta(minutes=5)
 SETTING_NAMES = {
     Role.ADMIN: "admin (MANAGEMENT_TOKEN setting)",
     Role.OPERATOR: "operator (OPERATOR_TOKEN setting)",

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from shared.domain.audit import ACCOUNT_TRAIL
 from shared.domain.erasure import ERASED, ERASED_KEY, ErasureTarget, redact
 from shared.domain.errors import Conflict, ValidationFailed
 from shared.domain.models import EventStatus
-from shared.services.privacy import PRIVACY_TRAIL
 from tests.unit.fakes import ADMIN, World
 
 EMAIL = "Anna.Svensson@Example.com"
@@ -143,7 +143,7 @@ async def test_an_event_on_its_way_is_refused_and_nothing_is_written() -> None:
 
     assert queued in refused.value.message and "queued" in refused.value.message
     assert world.event(ids["order"]).payload == as_stored.payload
-    assert world.jobs.trail(PRIVACY_TRAIL) == []
+    assert world.jobs.trail(ACCOUNT_TRAIL) == []
 
 
 async def test_an_erased_event_sent_again_fails_for_good_without_a_platform_call() -> None:
@@ -165,7 +165,7 @@ async def test_the_erasure_is_audited_with_counts_and_without_the_value() -> Non
 
     report = await world.privacy.erase({"email": EMAIL, "phone": PHONE}, ADMIN)
 
-    (entry,) = world.jobs.trail(PRIVACY_TRAIL)
+    (entry,) = world.jobs.trail(ACCOUNT_TRAIL)
     assert entry.actor == ADMIN.actor and entry.after is not None
     assert entry.after["eventsRewritten"] == report.events_rewritten == 2
     assert set(entry.event_ids) == {ids["order"], ids["upsert"]}
@@ -212,7 +212,7 @@ async def test_a_second_erasure_finds_nothing_left() -> None:
     again = await world.privacy.erase({"email": EMAIL, "phone": PHONE}, ADMIN)
 
     assert (again.events_rewritten, again.attempts_rewritten, again.blobs_rewritten) == (0, 0, 0)
-    assert len(world.jobs.trail(PRIVACY_TRAIL)) == 2  # each erasure is recorded
+    assert len(world.jobs.trail(ACCOUNT_TRAIL)) == 2  # each erasure is recorded
 
 
 async def test_a_large_payload_kept_as_a_blob_is_counted() -> None:
@@ -248,7 +248,7 @@ async def test_a_request_that_names_no_one_clearly_is_refused(document: Any, pat
     with pytest.raises(ValidationFailed) as refused:
         await world.privacy.erase(document, ADMIN)
     assert refused.value.details and refused.value.details[0].path == path
-    assert world.jobs.trail(PRIVACY_TRAIL) == []
+    assert world.jobs.trail(ACCOUNT_TRAIL) == []
 
 
 async def test_an_attempt_under_way_when_its_event_is_erased_does_not_write_the_data_back() -> None:
